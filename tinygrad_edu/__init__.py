@@ -1,0 +1,1 @@
+"""tinygrad_edu: autograd on numpy, for seeing and trusting backpropagation."""
