@@ -1,0 +1,272 @@
+"""The graph walk: iterative topological order, backward(), grad(), no_grad, detect_anomaly."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import function
+from .errors import GraphError, ShapeError
+from .function import _check_finite, state
+from .shapes import unbroadcast
+from .tensor import Tensor
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Set grad mode for a `with` block or a decorated function, in this thread only."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self):
+        self._saved.append(state.grad_enabled)
+        state.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._saved.pop()
+        return False
+
+
+def no_grad() -> _GradMode:
+    """Record nothing inside: for inference and for updating parameters.
+
+    Works as a context manager and as a decorator; the setting is per thread.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor, no_grad
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> with no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Record ops again inside a `no_grad` block."""
+    return _GradMode(True)
+
+
+def is_grad_enabled() -> bool:
+    return state.grad_enabled
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Raise AnomalyError naming the op when a forward or backward produces NaN or Inf.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor, detect_anomaly
+    >>> x = Tensor([0.0], requires_grad=True)
+    >>> with detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    tinygrad_edu.errors.AnomalyError: detect_anomaly: Log.forward produced Inf ...
+    """
+    saved = state.anomaly
+    state.anomaly = True
+    try:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            yield
+    finally:
+        state.anomaly = saved
+
+
+def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Tensors reachable from `roots` through recorded ops, inputs before their users.
+
+    Iterative depth-first search with an explicit stack, so a chain of a million ops needs
+    no recursion. A tensor is appended after everything it depends on.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack = [(root, False) for root in roots if root._ctx is not None]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        node = t._ctx
+        if node.inputs is None:
+            raise GraphError(
+                f"backward: the graph through {node.name} was freed by an earlier backward "
+                "pass; call the first .backward(retain_graph=True) to backpropagate through "
+                "the same graph twice, or recompute the forward pass")
+        for x in node.inputs:
+            if x._ctx is not None and id(x) not in visited:
+                stack.append((x, False))
+    return order
+
+
+def _seed(root: Tensor, gradient) -> Tensor:
+    """The gradient that starts the walk: d(root)/d(root) = 1, or the one given."""
+    if gradient is None:
+        if root.data.size != 1:
+            raise GraphError(
+                f"backward: the output has shape {root.shape}, not one element, so its "
+                "gradient is ambiguous; reduce it first (loss.sum() or loss.mean()) or pass "
+                "gradient=<a tensor of that shape>")
+        return Tensor._make(np.ones_like(root.data), False)
+    gradient = gradient if isinstance(gradient, Tensor) else Tensor(
+        np.asarray(gradient, dtype=root.dtype))
+    if gradient.shape != root.shape:
+        raise ShapeError(f"backward: gradient has shape {gradient.shape} but the output has "
+                         f"shape {root.shape}; pass a gradient of the output's shape")
+    return gradient
+
+
+def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=None):
+    """Walk the graph from `roots` in reverse topological order, applying each op's rule.
+
+    With `targets` (a dict id -> None), collect the gradients of those tensors and leave every
+    `.grad` alone; otherwise accumulate into the `.grad` of leaves (and of tensors that
+    called `retain_grad()`).
+    """
+    for root in roots:
+        if not root.requires_grad:
+            raise GraphError(
+                "backward: this tensor does not require grad and no op recorded it; create "
+                "the inputs with requires_grad=True (and do not compute it under no_grad)")
+    order = _topological_order(roots)
+    grads: dict[int, Tensor] = {}
+    owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
+    for root, seed in zip(roots, seeds, strict=True):
+        _accumulate(grads, owned, root, seed, create_graph)
+    leaf_arrays: set[int] = set()
+
+    def deliver(t: Tensor, g: Tensor) -> None:
+        if targets is not None:
+            if id(t) in targets:
+                targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
+            return
+        _store_grad(t, g, create_graph, leaf_arrays)
+
+    with _GradMode(create_graph):
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._retains_grad or (targets is not None and id(t) in targets):
+                deliver(t, g)
+            node = t._ctx
+            in_grads = node.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad, strict=True):
+                if gx is None or not need:
+                    continue
+                if gx.shape != x.shape:
+                    gx = unbroadcast(gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)
+                if state.anomaly:
+                    _check_finite(gx.data, f"{node.name}.backward", node.inputs)
+                if x._ctx is None:
+                    deliver(x, gx)
+                else:
+                    _accumulate(grads, owned, x, gx, create_graph)
+            if not retain_graph:
+                node.release()
+    for root, seed in zip(roots, seeds, strict=True):  # a leaf root is its own gradient
+        if root._ctx is None:
+            deliver(root, seed)
+    function._generation[0] += 1
+
+
+def _accumulate(grads, owned, t, g, create_graph) -> None:
+    """Sum the gradients that reach `t` along several paths."""
+    key = id(t)
+    old = grads.get(key)
+    if old is None:
+        grads[key] = g
+    elif key in owned and not create_graph:
+        np.add(old.data, g.data, out=old.data)  # our own buffer: add in place
+    else:
+        grads[key] = old + g
+        owned.add(key)
+
+
+def _store_grad(t: Tensor, g: Tensor, create_graph: bool, leaf_arrays: set[int]) -> None:
+    """Add `g` into `t.grad`; every stored gradient gets an array of its own."""
+    if not create_graph:
+        data = g.data
+        if (not data.flags.writeable or data.base is not None or id(data) in leaf_arrays):
+            data = data.copy()  # a view or an array shared with another gradient
+        g = Tensor._make(data, False)
+        leaf_arrays.add(id(data))
+    t.grad = g if t.grad is None else t.grad + g
+
+
+def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
+             create_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) into every leaf's `.grad`; see `Tensor.backward`."""
+    _run_backward([tensor], [_seed(tensor, gradient)], retain_graph or create_graph,
+                  create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False):
+    """Gradients of `outputs` with respect to `inputs`, returned without touching `.grad`.
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensors
+        The values to differentiate (their gradients are summed).
+    inputs : Tensor or sequence of Tensors
+        The tensors to differentiate with respect to (leaves or intermediate values).
+    grad_outputs : Tensor or sequence, optional
+        d(final)/d(output) for each output; optional for one-element outputs.
+    retain_graph : bool, optional
+        Keep the graph after the call; defaults to `create_graph`.
+    create_graph : bool
+        Record the backward pass so the returned gradients can be differentiated again.
+    allow_unused : bool
+        Return None for an input that the outputs do not depend on, instead of raising.
+
+    Returns
+    -------
+    tuple of Tensor (or None)
+        One gradient per input, in order.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor, grad
+    >>> x = Tensor([3.0], requires_grad=True)
+    >>> (dx,) = grad((x ** 3).sum(), x, create_graph=True)
+    >>> dx                                    # 3 x^2
+    Tensor([27.], dtype=float32, grad_fn=<Mul>)
+    >>> grad(dx.sum(), x)[0]                  # 6 x
+    Tensor([18.], dtype=float32)
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs)
+    seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs, strict=True)]
+    for x in inputs:
+        if not x.requires_grad:
+            raise GraphError("grad: an input does not require grad; create it with "
+                             "requires_grad=True")
+    targets: dict[int, Tensor | None] = {id(x): None for x in inputs}
+    retain = create_graph if retain_graph is None else retain_graph
+    _run_backward(outputs, seeds, retain, create_graph, targets)
+    result = []
+    for i, x in enumerate(inputs):
+        g = targets[id(x)]
+        if g is None and not allow_unused:
+            raise GraphError(f"grad: input {i} (shape {x.shape}) is not used to compute the "
+                             "outputs; pass allow_unused=True to get None for it")
+        result.append(g)
+    return tuple(result)

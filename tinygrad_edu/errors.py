@@ -1,0 +1,69 @@
+"""Exception types, and the helpers that word their messages.
+
+Every error names the op, the shapes or dtypes involved, and what would fix it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+
+class TinygradEduError(Exception):
+    """Base class of the errors tinygrad_edu raises on misuse."""
+
+
+class ShapeError(TinygradEduError, ValueError):
+    """Operand shapes do not fit the op (broadcasting, matmul, reshape, gradient shape)."""
+
+
+class DimError(TinygradEduError, IndexError):
+    """A `dim` argument is out of range for the tensor."""
+
+
+class DtypeError(TinygradEduError, TypeError):
+    """A dtype does not fit the request (for example `requires_grad` on an integer tensor)."""
+
+
+class GraphError(TinygradEduError, RuntimeError):
+    """The graph cannot be walked: freed by an earlier backward, or nothing requires grad."""
+
+
+class AnomalyError(TinygradEduError, FloatingPointError):
+    """`detect_anomaly()` saw a NaN or Inf produced by an op."""
+
+
+class GraphGrowthWarning(RuntimeWarning):
+    """A graph keeps growing from one backward pass to the next."""
+
+
+def fmt_shapes(shapes) -> str:
+    """`(2, 3) and (4,)`, or `(2, 3), (4,) and (5,)`."""
+    parts = [str(tuple(s)) for s in shapes]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def broadcast_error(op: str, shapes) -> ShapeError:
+    return ShapeError(
+        f"{op}: shapes {fmt_shapes(shapes)} do not broadcast: aligned from the right, each "
+        "pair of dimensions must be equal or one of them 1; reshape an operand "
+        "(for example x.reshape(-1, 1) or x.unsqueeze(0)) so that they line up"
+    )
+
+
+def dim_error(op: str, dim, shape) -> DimError:
+    ndim = len(shape)
+    valid = f"[{-ndim}, {ndim - 1}]" if ndim else "none (a 0-d tensor has no dims; use dim=None)"
+    return DimError(
+        f"{op}: dim {dim} is out of range for a tensor of shape {tuple(shape)} "
+        f"(ndim {ndim}); valid dims: {valid}"
+    )
+
+
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str, category=RuntimeWarning) -> None:
+    """Warn the first time `key` is seen in this process."""
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, category, stacklevel=4)

@@ -1,0 +1,145 @@
+"""Function: the base class of every op, and the graph node each call of an op leaves behind.
+
+An op's `forward` takes numpy arrays and returns one; its `backward` takes the gradient of
+the output as a Tensor and returns one Tensor (or None) per input, built with Tensor ops.
+`Function.apply` runs forward and, when an input needs a gradient and grad mode is on,
+records the call as the output tensor's `grad_fn`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+from .errors import AnomalyError, GraphError, GraphGrowthWarning, TinygradEduError, warn_once
+
+
+class _State(threading.local):
+    """Per-thread switches read by every op: grad mode and anomaly detection."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+state = _State()
+
+# Counts backward passes in this process. A node remembers the count it was made at; an op
+# that takes a non-leaf made before the latest backward "carries" a graph into a new step.
+_generation = [0]
+CARRY_STEPS_BEFORE_WARNING = 3
+
+
+class Function:
+    """Base class of ops. Subclass it, write `forward` and `backward`, call `apply`.
+
+    `forward(self, *arrays, **params)` computes the output array from the input arrays;
+    whatever backward needs it stores on `self` by name. `backward(self, grad)` returns the
+    gradient of each input (a Tensor, or None where `self.needs_input_grad[i]` is False),
+    computed with Tensor ops from `grad`, `self.inputs`, `self.output` and saved constants,
+    so the same rule records a graph under `create_graph=True`. Gradients may keep a
+    broadcast shape: the engine sums them back to each input's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygrad_edu import Function, Tensor
+    >>> class Cube(Function):
+    ...     '''out = x ** 3'''
+    ...     def forward(self, x):
+    ...         return x ** 3
+    ...     def backward(self, grad):
+    ...         (x,) = self.inputs
+    ...         return grad * 3 * x * x        # dout/dx = 3 x^2
+    >>> x = Tensor([2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad
+    Tensor([12.], dtype=float32)
+    """
+
+    inputs: tuple | None = None  # the input Tensors, until backward frees the node
+    needs_input_grad: tuple = ()
+    generation = 0
+    carry = 0  # how many backward passes in a row this node's graph has been carried over
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on `inputs` (Tensors) and record it in the graph when needed."""
+        from .tensor import Tensor  # the tensor module imports this one
+
+        inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        fn = cls()
+        try:
+            data = fn.forward(*[t.data for t in inputs], **params)
+        except TinygradEduError:
+            raise
+        except (ValueError, IndexError, TypeError) as exc:
+            raise fn.explain_error(inputs, params, exc) from exc
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        if state.anomaly:
+            _check_finite(data, f"{cls.__name__}.forward", inputs)
+        if not (state.grad_enabled and any(t.requires_grad for t in inputs)):
+            return Tensor._make(data, False)
+        out = Tensor._make(data, True)
+        fn.inputs = inputs
+        fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        fn.generation = gen = _generation[0]
+        for t in inputs:
+            node = t._ctx
+            if node is not None and node.generation != gen:
+                fn._carried_from(node)
+        fn._output = weakref.ref(out)  # weak: the output owns the node, not the other way
+        out._ctx = fn
+        return out
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, grad):
+        raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    @property
+    def output(self):
+        """The Tensor this node made (still connected to the graph)."""
+        out = self._output() if self.inputs is not None else None
+        if out is None:
+            raise GraphError(f"{type(self).__name__}: its output is gone (the graph was freed)")
+        return out
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def release(self) -> None:
+        """Let go of inputs, output and saved arrays once backward has used them."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def explain_error(self, inputs, params, exc: Exception) -> Exception:
+        """Word an error numpy raised inside forward; ops override this for their own cases."""
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        return type(exc)(f"{self.name.lower()}: failed on inputs of shape {shapes}: {exc}")
+
+    def _carried_from(self, node: Function) -> None:
+        self.carry = max(self.carry, node.carry + 1)
+        if self.carry >= CARRY_STEPS_BEFORE_WARNING:
+            warn_once(
+                "graph-growth",
+                f"{self.name}: a graph has been carried across {self.carry} backward passes and "
+                "keeps growing (memory and time grow every step). A value from an earlier step, "
+                "such as a running `total_loss += loss`, still holds its graph: accumulate "
+                "`loss.item()` (a Python number) or `loss.detach()` instead.",
+                GraphGrowthWarning,
+            )
+
+
+def _check_finite(data: np.ndarray, where: str, inputs) -> None:
+    if data.dtype.kind in "fc" and not np.isfinite(data).all():
+        kind = "NaN" if np.isnan(data).any() else "Inf"
+        shapes = ", ".join(str(t.shape) for t in inputs)
+        raise AnomalyError(
+            f"detect_anomaly: {where} produced {kind} (output shape {data.shape}, input shapes "
+            f"{shapes}); check this op's inputs (log of 0, division by 0, overflow in exp)"
+        )

@@ -1,0 +1,157 @@
+"""Losses and activations as functions of Tensors, with PyTorch's names and reductions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..errors import DtypeError, ShapeError
+from ..tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _as_array(target) -> np.ndarray:
+    return target.data if isinstance(target, Tensor) else np.asarray(target)
+
+
+def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
+    """Class indices: one label per sample, each in [0, C)."""
+    class_dim = 1 if scores.ndim > 1 else 0
+    expected = scores.shape[:class_dim] + scores.shape[class_dim + 1:]
+    if target.shape != expected:
+        raise ShapeError(f"{op}: scores of shape {scores.shape} need class indices of shape "
+                         f"{expected}, got {target.shape}; pass one integer label per sample")
+    n_classes = scores.shape[class_dim]
+    if target.size and (target.min() < 0 or target.max() >= n_classes):
+        raise ValueError(f"{op}: class indices must lie in [0, {n_classes - 1}], got values in "
+                         f"[{target.min()}, {target.max()}]")
+
+
+def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against `target`, classes along dim 1.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Unnormalised scores, shape (N, C) (or (C,) for one sample, or (N, C, d1, ...)).
+    target : Tensor or array_like
+        Class indices (integers, shape (N,)) or class probabilities (floats, logits' shape).
+    reduction : {'mean', 'sum', 'none'}
+        Average or add the per-sample losses, or return them.
+
+    Returns
+    -------
+    Tensor
+        The loss; one fused op whose backward is `softmax(logits) - target` per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygrad_edu import Tensor
+    >>> logits = Tensor(np.zeros((2, 4)), requires_grad=True)
+    >>> round(cross_entropy(logits, [1, 3]).item(), 4)    # ln 4
+    1.3863
+    """
+    _check_reduction("cross_entropy", reduction)
+    target = _as_array(target)
+    if target.dtype.kind in "iu":
+        _check_class_target("cross_entropy", logits, target)
+    elif target.dtype.kind == "f":
+        if target.shape != logits.shape:
+            raise ShapeError(f"cross_entropy: probability targets must have the logits' shape "
+                             f"{logits.shape}, got {target.shape}")
+    else:
+        raise DtypeError(f"cross_entropy: target must hold integer class indices or float "
+                         f"probabilities, got dtype {target.dtype}")
+    return ops.CrossEntropy.apply(logits, target=target, reduction=reduction)
+
+
+def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices, given log-probabilities along dim 1.
+
+    `cross_entropy(x, t)` equals `nll_loss(log_softmax(x, dim=1), t)`.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor
+    >>> nll_loss(Tensor([[-1.0, -2.0], [-3.0, -0.5]]), [0, 1]).item()
+    0.75
+    """
+    _check_reduction("nll_loss", reduction)
+    target = _as_array(target)
+    if target.dtype.kind not in "iu":
+        raise DtypeError(f"nll_loss: target must hold integer class indices, got dtype "
+                         f"{target.dtype}")
+    _check_class_target("nll_loss", log_probs, target)
+    return ops.NLLLoss.apply(log_probs, target=target, reduction=reduction)
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error: the mean (or sum) of (input - target)^2 over all elements.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor
+    >>> mse_loss(Tensor([1.0, 2.0]), Tensor([0.0, 0.0])).item()
+    2.5
+    """
+    _check_reduction("mse_loss", reduction)
+    target = target if isinstance(target, Tensor) else Tensor(_as_array(target))
+    if input.shape != target.shape:
+        raise ShapeError(f"mse_loss: input {input.shape} and target {target.shape} must have "
+                         "the same shape (no silent broadcasting in a loss)")
+    squared = (input - target) ** 2
+    if reduction == "none":
+        return squared
+    return squared.mean() if reduction == "mean" else squared.sum()
+
+
+def one_hot(labels, num_classes: int | None = None, dtype=np.float32) -> Tensor:
+    """Rows of zeros with a one at each label: shape labels.shape + (num_classes,).
+
+    Examples
+    --------
+    >>> one_hot([0, 2], num_classes=3)
+    Tensor([[1., 0., 0.],
+            [0., 0., 1.]], dtype=float32)
+    """
+    labels = _as_array(labels)
+    if labels.dtype.kind not in "iu":
+        raise DtypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes - 1}], got values in "
+                         f"[{labels.min()}, {labels.max()}]")
+    return Tensor(np.eye(num_classes, dtype=dtype)[labels])
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim`."""
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """x - log(sum(exp(x))) along `dim`, stable for large values."""
+    return x.log_softmax(dim)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x)."""
+    return x.tanh()

@@ -1,0 +1,531 @@
+"""Every op: forward on numpy arrays and backward with Tensor ops, side by side.
+
+Conventions (see `function.py`): inputs `x, y`, the incoming gradient `grad`, the op's
+result `self.output`. Each returned gradient carries its partial derivative as a comment.
+Gradients may keep a broadcast shape; the engine sums them back to each input's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError, broadcast_error
+from .function import Function
+from .shapes import normalize_dim, normalize_dims, reduced_shape
+
+
+def _const(array) -> Tensor:  # noqa: F821 - a constant Tensor, outside the graph
+    from .tensor import Tensor
+
+    return Tensor._make(np.asarray(array), False)
+
+
+class _Broadcasting(Function):
+    """Elementwise binary ops: numpy broadcasting errors are reworded once, here."""
+
+    def explain_error(self, inputs, params, exc):
+        shapes = [t.shape for t in inputs]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            return broadcast_error(self.name.lower(), shapes)
+        return super().explain_error(inputs, params, exc)
+
+
+# ---- elementwise binary ----------------------------------------------------------------
+
+class Add(_Broadcasting):
+    """out = x + y"""
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, grad):
+        return grad, grad                            # dout/dx = 1, dout/dy = 1
+
+
+class Sub(_Broadcasting):
+    """out = x - y"""
+
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, grad):
+        return grad, (-grad if self.needs_input_grad[1] else None)  # dout/dx = 1, dout/dy = -1
+
+
+class Mul(_Broadcasting):
+    """out = x * y"""
+
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, grad):
+        x, y = self.inputs
+        gx = grad * y if self.needs_input_grad[0] else None   # dout/dx = y
+        gy = grad * x if self.needs_input_grad[1] else None   # dout/dy = x
+        return gx, gy
+
+
+class Div(_Broadcasting):
+    """out = x / y"""
+
+    def forward(self, x, y):
+        return x / y
+
+    def backward(self, grad):
+        x, y = self.inputs
+        gx = grad / y if self.needs_input_grad[0] else None                  # dout/dx = 1/y
+        gy = -grad * self.output / y if self.needs_input_grad[1] else None   # dout/dy = -x/y^2
+        return gx, gy
+
+
+class Pow(_Broadcasting):
+    """out = x ** y"""
+
+    def forward(self, x, y):
+        return x ** y
+
+    def backward(self, grad):
+        x, y = self.inputs
+        gx = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None  # dout/dx = y x^(y-1)
+        gy = grad * self.output * x.log() if self.needs_input_grad[1] else None  # = out ln x
+        return gx, gy
+
+
+class Maximum(_Broadcasting):
+    """out = max(x, y) elementwise; where x == y each side gets half the gradient"""
+
+    def forward(self, x, y):
+        self.x_share = (x > y) + 0.5 * (x == y)   # 1 where x wins, 0.5 on ties, 0 where y wins
+        return np.maximum(x, y)
+
+    def backward(self, grad):
+        gx = grad * _const(self.x_share) if self.needs_input_grad[0] else None      # 1, 1/2, 0
+        gy = grad * _const(1 - self.x_share) if self.needs_input_grad[1] else None  # 0, 1/2, 1
+        return gx, gy
+
+
+class Where(_Broadcasting):
+    """out = x where condition else y (the condition is a constant)"""
+
+    def forward(self, x, y, condition):
+        self.condition = condition
+        return np.where(condition, x, y)
+
+    def backward(self, grad):
+        gx = grad * _const(self.condition) if self.needs_input_grad[0] else None   # 1 where cond
+        gy = grad * _const(~self.condition) if self.needs_input_grad[1] else None  # 1 elsewhere
+        return gx, gy
+
+
+# ---- elementwise unary -----------------------------------------------------------------
+
+class Neg(Function):
+    """out = -x"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad                                 # dout/dx = -1
+
+
+class Exp(Function):
+    """out = exp(x)"""
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, grad):
+        return grad * self.output                    # dout/dx = exp(x) = out
+
+
+class Log(Function):
+    """out = ln(x)"""
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, grad):
+        return grad / self.inputs[0]                 # dout/dx = 1/x
+
+
+class Sqrt(Function):
+    """out = sqrt(x)"""
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, grad):
+        return grad * 0.5 / self.output              # dout/dx = 1 / (2 sqrt(x))
+
+
+class Abs(Function):
+    """out = |x|"""
+
+    def forward(self, x):
+        self.sign = np.sign(x)
+        return np.abs(x)
+
+    def backward(self, grad):
+        return grad * _const(self.sign)              # dout/dx = sign(x), 0 at 0
+
+
+class ReLU(Function):
+    """out = max(x, 0)"""
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad):
+        return grad * _const(self.mask)              # dout/dx = 1 if x > 0 else 0 (also at 0)
+
+
+class Sigmoid(Function):
+    """out = 1 / (1 + exp(-x)), computed without overflow"""
+
+    def forward(self, x):
+        # exp of a non-positive number never overflows: exp(-|x|) serves both signs
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, grad):
+        out = self.output
+        return grad * out * (1 - out)                # dout/dx = sigma (1 - sigma)
+
+
+class Tanh(Function):
+    """out = tanh(x)"""
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, grad):
+        out = self.output
+        return grad * (1 - out * out)                # dout/dx = 1 - tanh^2
+
+
+class Clamp(Function):
+    """out = min(max(x, low), high)"""
+
+    def forward(self, x, low, high):
+        self.inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            self.inside &= x >= low
+        if high is not None:
+            self.inside &= x <= high
+        return np.clip(x, low, high)
+
+    def backward(self, grad):
+        return grad * _const(self.inside)            # dout/dx = 1 inside [low, high], else 0
+
+
+class Cast(Function):
+    """out = x converted to another dtype"""
+
+    def forward(self, x, dtype):
+        return x.astype(dtype)
+
+    def backward(self, grad):
+        return grad.astype(self.inputs[0].dtype)     # the same values, in x's dtype
+
+
+# ---- reductions ------------------------------------------------------------------------
+
+class Sum(Function):
+    """out = sum of x over dims"""
+
+    def forward(self, x, dim=None, keepdim=False):
+        dims = normalize_dims(dim, x.shape, "sum")
+        self.in_shape, self.keepdim = x.shape, keepdim
+        self.kept_shape = reduced_shape(x.shape, dims, keepdim=True)
+        return x.sum(axis=dims, keepdims=keepdim)
+
+    def backward(self, grad):
+        # dout/dx = 1 for every summed element: spread grad back over the summed dims
+        if not self.keepdim and grad.ndim:
+            grad = grad.reshape(self.kept_shape)
+        return grad.expand(self.in_shape)
+
+
+class Max(Function):
+    """out = max of x over dims; ties share the gradient evenly"""
+
+    def forward(self, x, dim=None, keepdim=False):
+        dims = normalize_dims(dim, x.shape, "max")
+        if x.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        out = x.max(axis=dims, keepdims=True)
+        winners = x == out
+        self.share = winners / np.maximum(winners.sum(axis=dims, keepdims=True), 1)
+        self.share = self.share.astype(x.dtype, copy=False)
+        self.keepdim, self.kept_shape = keepdim, out.shape
+        return out if keepdim else out.reshape(reduced_shape(x.shape, dims, keepdim=False))
+
+    def backward(self, grad):
+        if not self.keepdim:
+            grad = grad.reshape(self.kept_shape)
+        return grad * _const(self.share)             # dout/dx = 1/k at the k maxima, else 0
+
+
+class Softmax(Function):
+    """out = exp(x) / sum(exp(x)) along dim"""
+
+    def forward(self, x, dim=-1):
+        self.dim = normalize_dim(dim, x.ndim, "softmax", x.shape)
+        e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # shifted: exp never overflows
+        return e / e.sum(axis=self.dim, keepdims=True)
+
+    def backward(self, grad):
+        # dout_i/dx_j = out_i (delta_ij - out_j), so grad_x = out * (grad - sum(grad * out))
+        out = self.output
+        return out * (grad - (grad * out).sum(self.dim, keepdim=True))
+
+
+class LogSoftmax(Function):
+    """out = x - log(sum(exp(x))) along dim"""
+
+    def forward(self, x, dim=-1):
+        self.dim = normalize_dim(dim, x.ndim, "log_softmax", x.shape)
+        shifted = x - x.max(axis=self.dim, keepdims=True)   # stable for large logits
+        return shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+
+    def backward(self, grad):
+        # dout_i/dx_j = delta_ij - softmax_j, so grad_x = grad - softmax * sum(grad)
+        return grad - self.output.exp() * grad.sum(self.dim, keepdim=True)
+
+
+class CrossEntropy(Function):
+    """out_n = -sum_c target_nc * log_softmax(x)_nc, over classes along dim 1 (or the only dim)
+
+    `target` is a constant: class indices (one fewer dim than x) or probabilities (x's shape).
+    One fused rule instead of log_softmax + nll: the textbook dL/dx = softmax(x) - y.
+    """
+
+    def forward(self, x, target, reduction="mean"):
+        self.class_dim = 1 if x.ndim > 1 else 0
+        shifted = x - x.max(axis=self.class_dim, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=self.class_dim, keepdims=True))
+        if target.dtype.kind in "iu":
+            onehot = np.moveaxis(np.eye(x.shape[self.class_dim], dtype=x.dtype)[target],
+                                 -1, self.class_dim)
+        else:
+            onehot = target.astype(x.dtype, copy=False)
+        self.target, self.reduction = onehot, reduction
+        losses = -(onehot * log_probs).sum(axis=self.class_dim)
+        self.count = losses.size
+        if reduction == "mean":
+            return losses.mean() if losses.size else np.asarray(np.nan, dtype=x.dtype)
+        return losses.sum() if reduction == "sum" else losses
+
+    def backward(self, grad):
+        # dL/dx_c = softmax_c * sum(y) - y_c  (= softmax - y for one-hot y); mean divides by N
+        (x,) = self.inputs
+        y = _const(self.target)
+        dx = x.softmax(self.class_dim) * _const(self.target.sum(self.class_dim, keepdims=True)) - y
+        if self.reduction == "none":
+            return dx * grad.unsqueeze(self.class_dim)
+        return dx * (grad / self.count if self.reduction == "mean" else grad)
+
+
+class NLLLoss(Function):
+    """out_n = -log_probs[n, target_n] (class indices along dim 1)"""
+
+    def forward(self, log_probs, target, reduction="mean"):
+        class_dim = 1 if log_probs.ndim > 1 else 0
+        pick = -np.moveaxis(np.eye(log_probs.shape[class_dim], dtype=log_probs.dtype)[target],
+                            -1, class_dim)
+        self.pick, self.class_dim, self.reduction = pick, class_dim, reduction
+        losses = (pick * log_probs).sum(axis=class_dim)
+        self.count = losses.size
+        if reduction == "mean":
+            return losses.mean() if losses.size else np.asarray(np.nan, dtype=log_probs.dtype)
+        return losses.sum() if reduction == "sum" else losses
+
+    def backward(self, grad):
+        pick = _const(self.pick)                     # dout_n/dlog_probs[n, c] = -1 if c == t_n
+        if self.reduction == "none":
+            return pick * grad.unsqueeze(self.class_dim)
+        return pick * (grad / self.count if self.reduction == "mean" else grad)
+
+
+# ---- linear algebra --------------------------------------------------------------------
+
+class MatMul(Function):
+    """out = x @ y, with numpy's rules for 1-D operands and batches
+
+    For matrices, dL/dx = grad @ y^T and dL/dy = x^T @ grad. A 1-D x is a row (1, n) and a
+    1-D y a column (n, 1) for the product; their gradients drop that dim again. Batch dims
+    broadcast, and the engine sums the gradients back over them.
+    """
+
+    def forward(self, x, y):
+        return np.matmul(x, y)
+
+    def backward(self, grad):
+        x, y = self.inputs
+        if x.ndim == 2 and y.ndim == 2:              # the common case, stated plainly
+            gx = grad @ y.T if self.needs_input_grad[0] else None
+            gy = x.T @ grad if self.needs_input_grad[1] else None
+            return gx, gy
+        if x.ndim == 1 and y.ndim == 1:              # dot product: out = sum(x * y)
+            return grad * y, grad * x
+        xm = x.unsqueeze(0) if x.ndim == 1 else x
+        ym = y.unsqueeze(-1) if y.ndim == 1 else y
+        g = grad.unsqueeze(-2) if x.ndim == 1 else grad
+        g = g.unsqueeze(-1) if y.ndim == 1 else g
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = g @ ym.mT
+            gx = gx.squeeze(-2) if x.ndim == 1 else gx
+        if self.needs_input_grad[1]:
+            gy = xm.mT @ g
+            gy = gy.squeeze(-1) if y.ndim == 1 else gy
+        return gx, gy
+
+    def explain_error(self, inputs, params, exc):
+        (a, b) = (t.shape for t in inputs)
+        if not a or not b:
+            return ShapeError(f"matmul: {a} @ {b}: operands need at least one dim; "
+                              "use * to multiply by a scalar")
+        inner_a, inner_b = a[-1], (b[-2] if len(b) > 1 else b[0])
+        if inner_a != inner_b:
+            return ShapeError(f"matmul: {a} @ {b}: inner dimensions {inner_a} and {inner_b} "
+                              "differ; transpose or reshape one operand")
+        return ShapeError(f"matmul: {a} @ {b}: batch dimensions {a[:-2]} and {b[:-2]} do "
+                          "not broadcast; reshape one operand")
+
+
+# ---- movement --------------------------------------------------------------------------
+
+class Reshape(Function):
+    """out = x with a new shape (same elements, same order)"""
+
+    def forward(self, x, shape):
+        return x.reshape(shape)
+
+    def backward(self, grad):
+        return grad.reshape(self.inputs[0].shape)    # the same elements, back in x's shape
+
+    def explain_error(self, inputs, params, exc):
+        (x,) = inputs
+        return ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} "
+                          f"elements) to {tuple(params['shape'])}; the element counts must "
+                          "match (one dim may be -1 to infer it)")
+
+
+class Permute(Function):
+    """out = x with its dims reordered"""
+
+    def forward(self, x, dims):
+        if sorted(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims) != list(
+                range(x.ndim)):
+            raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
+                             f"{x.ndim} dims of a tensor of shape {x.shape}")
+        self.dims = dims
+        return x.transpose(dims)
+
+    def backward(self, grad):
+        return grad.permute(tuple(np.argsort(self.dims)))  # the inverse reordering
+
+
+class Expand(Function):
+    """out = x broadcast to a larger shape"""
+
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, grad):
+        return grad                                  # the engine sums it back to x's shape
+
+    def explain_error(self, inputs, params, exc):
+        return ShapeError(f"expand: cannot broadcast shape {inputs[0].shape} to "
+                          f"{tuple(params['shape'])}; dims must match or be 1 in x")
+
+
+def _numpy_index(index):
+    """A Tensor inside an index becomes its array."""
+    from .tensor import Tensor
+
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def _has_array(index) -> bool:
+    """Integer-array indexing can repeat an element: its backward must accumulate."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype != bool for i in parts)
+
+
+class GetItem(Function):
+    """out = x[index]: slices, integers, integer arrays, boolean masks"""
+
+    def forward(self, x, index):
+        self.index = _numpy_index(index)
+        return x[self.index]
+
+    def backward(self, grad):
+        # dout/dx = 1 at each picked position; positions picked twice add up
+        return ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
+
+    def explain_error(self, inputs, params, exc):
+        return type(exc)(f"getitem: index {params['index']!r} does not fit a tensor of shape "
+                         f"{inputs[0].shape}: {exc}")
+
+
+class ScatterAdd(Function):
+    """out = zeros(shape) with x added at index (the backward of GetItem)"""
+
+    def forward(self, x, index, shape):
+        self.index = index
+        out = np.zeros(shape, dtype=x.dtype)
+        if _has_array(index):
+            np.add.at(out, index, x)                 # repeated indices accumulate
+        else:
+            out[index] = x                           # slices never repeat: plain assignment
+        return out
+
+    def backward(self, grad):
+        return grad[self.index]                      # dout/dx = 1 at the positions x went to
+
+
+class Cat(Function):
+    """out = x_1, x_2, ... joined along an existing dim"""
+
+    def forward(self, *xs, dim=0):
+        if not xs:
+            raise ValueError("cat: needs at least one tensor")
+        self.dim = normalize_dim(dim, xs[0].ndim, "cat", xs[0].shape)
+        self.bounds = np.cumsum([0] + [x.shape[self.dim] for x in xs])
+        return np.concatenate(xs, axis=self.dim)
+
+    def backward(self, grad):
+        lead = (slice(None),) * self.dim               # each input gets its own slice back
+        return tuple(grad[lead + (slice(a, b),)] if need else None
+                     for a, b, need in zip(self.bounds[:-1], self.bounds[1:],
+                                           self.needs_input_grad, strict=True))
+
+    def explain_error(self, inputs, params, exc):
+        return ShapeError(f"cat: shapes {[t.shape for t in inputs]} must match in every dim "
+                          f"but dim {params.get('dim', 0)}")
+
+
+class Stack(Function):
+    """out = x_1, x_2, ... joined along a new dim"""
+
+    def forward(self, *xs, dim=0):
+        if not xs:
+            raise ValueError("stack: needs at least one tensor")
+        self.dim = normalize_dim(dim, xs[0].ndim + 1, "stack", xs[0].shape)
+        return np.stack(xs, axis=self.dim)
+
+    def backward(self, grad):
+        lead = (slice(None),) * self.dim               # input i is slice i of the new dim
+        return tuple(grad[lead + (i,)] if need else None
+                     for i, need in enumerate(self.needs_input_grad))
+
+    def explain_error(self, inputs, params, exc):
+        return ShapeError(f"stack: shapes {[t.shape for t in inputs]} must all be equal")

@@ -1,0 +1,471 @@
+"""The Tensor: a numpy array, whether it needs a gradient, and the op that made it.
+
+`x + y`, `x.sum(dim)` and the rest call ops from `ops.py`; each method names its op, so
+`grep "def mul"` finds where `*` is defined. The graph walk lives in `autograd.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import ops
+from .errors import DtypeError
+from .function import Function
+
+Scalar = int | float | bool
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for `.backward()`.
+
+    Parameters
+    ----------
+    data : array_like or Tensor
+        numpy arrays keep their dtype (and memory: no copy); Python numbers and lists
+        become float32.
+    requires_grad : bool
+        Record the ops that use this tensor so `.backward()` can fill its `.grad`.
+        Needs a floating dtype.
+    dtype : numpy dtype, optional
+        Convert `data` to this dtype.
+
+    Examples
+    --------
+    >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    Tensor([2., 4., 6.], dtype=float32)
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            data = np.asarray(data, dtype=dtype)
+        elif not isinstance(data, np.ndarray):
+            data = np.asarray(data) if isinstance(data, np.generic) else np.asarray(
+                data, dtype=np.float32)
+        if requires_grad and data.dtype.kind != "f":
+            raise DtypeError(
+                f"Tensor: requires_grad=True needs a floating dtype, got {data.dtype}; "
+                f"convert first, for example Tensor(data, dtype=np.float32, requires_grad=True)")
+        self.data = data
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx = None
+        self.name = None
+        self._retains_grad = False
+
+    @staticmethod
+    def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
+        """Wrap an op's output array without the checks of __init__ (the hot path)."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.requires_grad = requires_grad
+        t.grad = None
+        t._ctx = None
+        t.name = None
+        t._retains_grad = False
+        return t
+
+    # ---- properties ------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """Number of elements (numpy's meaning; `numel()` says the same)."""
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    @property
+    def grad_fn(self) -> Function | None:
+        """The op node that made this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded op: inputs, parameters, detached values."""
+        return self._ctx is None
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert to a Python number, got "
+                             f"shape {self.shape}; reduce first (for example .sum() or .mean())")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor with the same data (shared) that is cut from the graph."""
+        return Tensor._make(self.data, False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place on a leaf; returns self."""
+        if requires_grad and self.dtype.kind != "f":
+            raise DtypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
+        self._retains_grad = True
+
+    def backward(self, gradient=None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad.
+
+        Parameters
+        ----------
+        gradient : Tensor or array_like, optional
+            d(final)/d(self), of self's shape. Optional for one-element tensors (defaults to 1).
+        retain_graph : bool
+            Keep the graph so backward can run through it again; by default it is freed.
+        create_graph : bool
+            Record the backward pass too, so gradients can be differentiated again.
+        """
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(",
+                               threshold=100, edgeitems=3, precision=4)
+        extra = f", dtype={self.dtype}"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{self._ctx.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        if self.name:
+            extra += f", name={self.name!r}"
+        return f"Tensor({body}{extra})"
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             "use (t).all() or (t).any() on the data, or reduce first")
+        return bool(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    __hash__ = object.__hash__
+
+    def _lift(self, other) -> Tensor:
+        """Turn a number or array into a constant Tensor; numbers take self's float dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float, bool)) and self.data.dtype.kind == "f":
+            return Tensor._make(np.asarray(other, dtype=self.data.dtype), False)
+        return Tensor(other)
+
+    # ---- arithmetic (elementwise, broadcasting) ----------------------------------------
+    def add(self, other) -> Tensor:
+        return ops.Add.apply(self, self._lift(other))
+
+    def sub(self, other) -> Tensor:
+        return ops.Sub.apply(self, self._lift(other))
+
+    def mul(self, other) -> Tensor:
+        return ops.Mul.apply(self, self._lift(other))
+
+    def div(self, other) -> Tensor:
+        return ops.Div.apply(self, self._lift(other))
+
+    def pow(self, exponent) -> Tensor:
+        return ops.Pow.apply(self, self._lift(exponent))
+
+    def neg(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def matmul(self, other) -> Tensor:
+        return ops.MatMul.apply(self, self._lift(other))
+
+    __add__ = add
+    __sub__ = sub
+    __mul__ = mul
+    __truediv__ = div
+    __pow__ = pow
+    __neg__ = neg
+    __matmul__ = matmul
+
+    def __radd__(self, other) -> Tensor:
+        return ops.Add.apply(self._lift(other), self)
+
+    def __rsub__(self, other) -> Tensor:
+        return ops.Sub.apply(self._lift(other), self)
+
+    def __rmul__(self, other) -> Tensor:
+        return ops.Mul.apply(self._lift(other), self)
+
+    def __rtruediv__(self, other) -> Tensor:
+        return ops.Div.apply(self._lift(other), self)
+
+    def __rpow__(self, other) -> Tensor:
+        return ops.Pow.apply(self._lift(other), self)
+
+    def __rmatmul__(self, other) -> Tensor:
+        return ops.MatMul.apply(self._lift(other), self)
+
+    # ---- comparisons: constant bool tensors, outside the graph -------------------------
+    def _compare(self, other, fn) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(np.asarray(fn(self.data, other)), False)
+
+    def __eq__(self, other) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    def __lt__(self, other) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    # ---- elementwise functions ---------------------------------------------------------
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    __abs__ = abs
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def maximum(self, other) -> Tensor:
+        """Elementwise maximum; where the two are equal, each gets half the gradient."""
+        return ops.Maximum.apply(self, self._lift(other))
+
+    def minimum(self, other) -> Tensor:
+        """Elementwise minimum; where the two are equal, each gets half the gradient."""
+        return -ops.Maximum.apply(-self, -self._lift(other))
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """Limit values to [min, max]; the gradient is 1 inside and 0 outside."""
+        return ops.Clamp.apply(self, low=min, high=max)
+
+    def astype(self, dtype) -> Tensor:
+        """Convert to `dtype`; the gradient is converted back to this tensor's dtype."""
+        return self if np.dtype(dtype) == self.dtype else ops.Cast.apply(self, dtype=dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    # ---- reductions --------------------------------------------------------------------
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Mean over `dim` (all dims by default): the sum divided by the count."""
+        total = self.sum(dim, keepdim)
+        count = self.data.size // total.data.size if total.data.size else 0
+        return total * (1.0 / count if count else float("nan"))
+
+    def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Largest value over `dim`. Ties split the gradient evenly among the maxima."""
+        return ops.Max.apply(self, dim=dim, keepdim=keepdim)
+
+    def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Smallest value over `dim`. Ties split the gradient evenly among the minima."""
+        return -ops.Max.apply(-self, dim=dim, keepdim=keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value (first one on ties); an integer tensor, no gradient."""
+        if dim is None:
+            return Tensor._make(np.asarray(self.data.argmax()), False)
+        from .shapes import normalize_dim
+        d = normalize_dim(dim, self.ndim, "argmax", self.shape)
+        return Tensor._make(np.asarray(self.data.argmax(axis=d, keepdims=keepdim)), False)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return ops.Softmax.apply(self, dim=dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return ops.LogSoftmax.apply(self, dim=dim)
+
+    # ---- movement ----------------------------------------------------------------------
+    def reshape(self, *shape) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dims start_dim..end_dim into one."""
+        from .shapes import normalize_dim
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = normalize_dim(start_dim, self.ndim, "flatten", self.shape)
+        e = normalize_dim(end_dim, self.ndim, "flatten", self.shape)
+        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """Insert a dim of size 1 at `dim`."""
+        from .shapes import normalize_dim
+        d = normalize_dim(dim, self.ndim + 1, "unsqueeze", self.shape)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        """Remove dims of size 1 (only `dim`, when given)."""
+        from .shapes import normalize_dim
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        d = normalize_dim(dim, self.ndim, "squeeze", self.shape)
+        return self.reshape(self.shape[:d] + self.shape[d + 1:]) if self.shape[d] == 1 else self
+
+    def permute(self, *dims) -> Tensor:
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return ops.Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two dims."""
+        from .shapes import normalize_dim
+        order = list(range(self.ndim))
+        a = normalize_dim(dim0, self.ndim, "transpose", self.shape)
+        b = normalize_dim(dim1, self.ndim, "transpose", self.shape)
+        order[a], order[b] = order[b], order[a]
+        return ops.Permute.apply(self, dims=tuple(order))
+
+    @property
+    def T(self) -> Tensor:
+        """All dims reversed (numpy's `.T`); the matrix transpose for 2-D tensors."""
+        return ops.Permute.apply(self, dims=tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dims swapped: the transpose of each matrix in a batch."""
+        return self.transpose(-2, -1)
+
+    def expand(self, *shape) -> Tensor:
+        """Broadcast to `shape` (numpy's broadcast_to); backward sums back."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Expand.apply(self, shape=shape)
+
+    def __getitem__(self, index) -> Tensor:
+        return ops.GetItem.apply(self, index=index)
+
+    def __setitem__(self, index, value):
+        raise TypeError("Tensor does not support item assignment: it would change a value the "
+                        "graph already used. Build a new tensor with where(), cat() or "
+                        "stack(), or assign into .data outside the graph.")
+
+    def draw(self, **options):
+        """Draw the graph that made this tensor (see `tinygrad_edu.viz.draw_graph`)."""
+        from .viz import draw_graph
+
+        return draw_graph(self, **options)
+
+    # ---- factories ---------------------------------------------------------------------
+    @staticmethod
+    def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else shape
+        return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def ones(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else shape
+        return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def randn(*shape, rng: np.random.Generator | None = None, dtype=np.float32,
+              requires_grad: bool = False) -> Tensor:
+        """Standard normal values from `rng` (a numpy Generator; a fresh one if None)."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else shape
+        rng = rng if rng is not None else np.random.default_rng()
+        return Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Same as `Tensor(data, requires_grad, dtype)`."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim."""
+    return ops.Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along a new dim."""
+    return ops.Stack.apply(*tensors, dim=dim)
+
+
+def where(condition, x, y) -> Tensor:
+    """`x` where `condition` holds, else `y` (broadcasting); the condition gets no gradient."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    base = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
+    return ops.Where.apply(base._lift(x), base._lift(y), condition=cond)
+
+
+def maximum(x, y) -> Tensor:
+    """Elementwise maximum of two tensors; ties split the gradient evenly."""
+    base = x if isinstance(x, Tensor) else Tensor(x)
+    return ops.Maximum.apply(base, base._lift(y))
+
+
+def minimum(x, y) -> Tensor:
+    """Elementwise minimum of two tensors; ties split the gradient evenly."""
+    base = x if isinstance(x, Tensor) else Tensor(x)
+    return base.minimum(y)
