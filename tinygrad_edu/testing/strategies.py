@@ -1,0 +1,161 @@
+"""Hypothesis strategies for gradient tests, built on `hypothesis.extra.numpy`.
+
+Use them in your own test suite::
+
+    from hypothesis import given
+    from tinygrad_edu.testing import gradcheck, strategies as tst
+
+    @given(tst.arrays(min_value=0.1))             # log needs positive inputs
+    def test_log_grad(x):
+        assert gradcheck(lambda t: t.log(), [x])
+
+Values are finite and bounded; restrict a domain here (`min_value=...`) rather than with
+`assume`. Arrays are float64 by default, as numerical gradients need.
+"""
+
+from __future__ import annotations
+
+try:
+    import hypothesis.extra.numpy as hnp
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "tinygrad_edu.testing.strategies needs hypothesis: pip install 'tinygrad_edu[testing]'"
+    ) from exc
+
+import numpy as np
+
+from ..tensor import Tensor
+
+MAX_DIMS = 3
+MAX_SIDE = 5
+
+
+def floats(dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
+           min_magnitude: float = 0.0) -> st.SearchStrategy[float]:
+    """Finite floats in [min_value, max_value]; with min_magnitude, none closer to 0 than that.
+
+    `min_magnitude` keeps values away from a kink at 0 (relu, abs) where a central difference
+    straddles the kink.
+    """
+    width = 32 if np.dtype(dtype) == np.float32 else 64
+    base = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
+    if min_magnitude > 0:
+        return base.filter(lambda v: abs(v) >= min_magnitude)
+    return base
+
+
+def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 1,
+           max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple[int, ...]]:
+    """Array shapes (hypothesis.extra.numpy.array_shapes)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+
+
+def arrays(shape=None, dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
+           min_magnitude: float = 0.0, **shape_options) -> st.SearchStrategy[np.ndarray]:
+    """numpy arrays of a given or drawn shape with bounded finite values.
+
+    Parameters
+    ----------
+    shape : tuple or strategy, optional
+        Fixed shape, or a strategy of shapes; default: `shapes(**shape_options)`.
+    dtype : numpy dtype
+        float64 (default) or float32.
+    min_value, max_value, min_magnitude : float
+        Value bounds, see `floats`.
+    """
+    shape = shapes(**shape_options) if shape is None else shape
+    return hnp.arrays(dtype, shape, elements=floats(dtype, min_value, max_value, min_magnitude))
+
+
+def tensors(shape=None, dtype=np.float64, requires_grad: bool = False,
+            **options) -> st.SearchStrategy[Tensor]:
+    """Tensors wrapping `arrays(shape, dtype, **options)`."""
+    return arrays(shape, dtype, **options).map(lambda a: Tensor(a, requires_grad=requires_grad))
+
+
+@st.composite
+def broadcastable_arrays(draw, num: int = 2, dtype=np.float64, min_dims: int = 0,
+                         max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE,
+                         **value_options) -> tuple[np.ndarray, ...]:
+    """`num` arrays whose shapes broadcast together (mutually_broadcastable_shapes)."""
+    found = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=num, min_dims=min_dims, max_dims=max_dims, max_side=max_side))
+    return tuple(draw(arrays(s, dtype, **value_options)) for s in found.input_shapes)
+
+
+def broadcastable_tensors(num: int = 2, requires_grad: bool = False,
+                          **options) -> st.SearchStrategy[tuple[Tensor, ...]]:
+    """Tensors whose shapes broadcast together."""
+    return broadcastable_arrays(num, **options).map(
+        lambda arrs: tuple(Tensor(a, requires_grad=requires_grad) for a in arrs))
+
+
+@st.composite
+def matmul_arrays(draw, dtype=np.float64, max_side: int = MAX_SIDE, batch_dims: int = 2,
+                  **value_options) -> tuple[np.ndarray, np.ndarray]:
+    """Operands x, y with x @ y defined: 1-D, 2-D or batched, with broadcasting batch dims."""
+    n, k, m = (draw(st.integers(1, max_side)) for _ in range(3))
+    x_kind, y_kind = draw(st.sampled_from(["1d", "2d", "batched"])), draw(
+        st.sampled_from(["1d", "2d", "batched"]))
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1,
+                                                   max_dims=batch_dims, max_side=3))
+    x_shape = {"1d": (k,), "2d": (n, k), "batched": batch.input_shapes[0] + (n, k)}[x_kind]
+    y_shape = {"1d": (k,), "2d": (k, m), "batched": batch.input_shapes[1] + (k, m)}[y_kind]
+    return (draw(arrays(x_shape, dtype, **value_options)),
+            draw(arrays(y_shape, dtype, **value_options)))
+
+
+@st.composite
+def logits_and_targets(draw, kind: str = "index", min_batch: int = 1, max_batch: int = 8,
+                       min_classes: int = 2, max_classes: int = 10, dtype=np.float64,
+                       min_value: float = -10.0, max_value: float = 10.0):
+    """Logits (N, C) with targets: class indices (N,), one-hot (N, C) or soft labels (N, C).
+
+    kind : {'index', 'onehot', 'soft'}
+        Soft labels are rows of probabilities (non-negative, summing to 1).
+    """
+    n = draw(st.integers(min_batch, max_batch))
+    c = draw(st.integers(min_classes, max_classes))
+    logits = draw(arrays((n, c), dtype, min_value, max_value))
+    labels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
+    if kind == "index":
+        return logits, labels
+    if kind == "onehot":
+        return logits, np.eye(c, dtype=dtype)[labels]
+    if kind == "soft":
+        weights = draw(arrays((n, c), dtype, 0.01, 1.0))
+        return logits, weights / weights.sum(axis=1, keepdims=True)
+    raise ValueError(f"logits_and_targets: kind must be 'index', 'onehot' or 'soft', got {kind!r}")
+
+
+@st.composite
+def layer_sizes(draw, min_layers: int = 1, max_layers: int = 3, min_width: int = 1,
+                max_width: int = 6) -> list[int]:
+    """Sizes of an MLP, input first: [n_in, hidden..., n_out] with min..max weight layers."""
+    count = draw(st.integers(min_layers, max_layers))
+    return draw(st.lists(st.integers(min_width, max_width), min_size=count + 1,
+                         max_size=count + 1))
+
+
+@st.composite
+def mlp_params(draw, sizes=None, layout: str = "rows", dtype=np.float64,
+               min_value: float = -1.0, max_value: float = 1.0, **size_options):
+    """Weights and biases of an MLP: a list of (W, b) pairs, one per layer.
+
+    layout : {'rows', 'columns'}
+        'rows': samples are rows, W is (n_in, n_out), b is (n_out,) and z = x @ W + b.
+        'columns': samples are columns (documents 000-003), W is (n_out, n_in), b is
+        (n_out, 1) and z = W @ x + b.
+    sizes : list of int, optional
+        Layer sizes; default drawn with `layer_sizes(**size_options)`.
+    """
+    sizes = draw(layer_sizes(**size_options)) if sizes is None else sizes
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        w_shape, b_shape = ((n_in, n_out), (n_out,)) if layout == "rows" else (
+            (n_out, n_in), (n_out, 1))
+        params.append((draw(arrays(w_shape, dtype, min_value, max_value)),
+                       draw(arrays(b_shape, dtype, min_value, max_value))))
+    return params
