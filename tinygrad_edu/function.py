@@ -21,6 +21,7 @@ class _State(threading.local):
 
     grad_enabled = True
     anomaly = False
+    module = None  # the Module whose forward is running, recorded on each node (for viz)
 
 
 state = _State()
@@ -61,6 +62,7 @@ class Function:
     inputs: tuple | None = None  # the input Tensors, until backward frees the node
     needs_input_grad: tuple = ()
     generation = 0
+    module = None  # the Module (if any) whose forward made this node
     carry = 0  # how many backward passes in a row this node's graph has been carried over
 
     @classmethod
@@ -86,6 +88,7 @@ class Function:
         fn.inputs = inputs
         fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
         fn.generation = gen = _generation[0]
+        fn.module = state.module
         for t in inputs:
             node = t._ctx
             if node is not None and node.generation != gen:
