@@ -236,11 +236,17 @@ def _fetch(url: str, folder: Path, filename: str, expected: str, timeout: float)
     """Download url into a temporary file in folder; return it if its SHA-256 matches."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
     try:
-        digest = hashlib.sha256()
+        digest, received = hashlib.sha256(), 0
         with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+            declared = response.headers.get("Content-Length")
             while chunk := response.read(_CHUNK):
                 digest.update(chunk)
+                received += len(chunk)
                 f.write(chunk)
+        # http.client's read(n) returns b"" at a closed connection, even short of the length
+        if declared is not None and declared.isdigit() and received != int(declared):
+            raise ConnectionError(f"truncated download: the connection closed after "
+                                  f"{received} of {declared} bytes")
         if digest.hexdigest() != expected:
             raise ValueError(
                 f"SHA-256 mismatch: got {digest.hexdigest()}, expected {expected} "
