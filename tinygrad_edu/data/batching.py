@@ -56,7 +56,7 @@ class DataLoader:
     >>> [yb.tolist() for _, yb in loader]
     [[0, 1], [2, 3], [4]]
     >>> [yb.tolist() for _, yb in DataLoader(x, y, batch_size=2, shuffle=True, seed=0)]
-    [[4, 2], [0, 3], [1]]
+    [[2, 4], [3, 0], [1]]
     """
 
     def __init__(self, *arrays: np.ndarray, batch_size: int, shuffle: bool = False,
