@@ -163,6 +163,13 @@ def test_unpacked_files_without_gz_are_found(tmp_path):
     np.testing.assert_array_equal(labels, expected[1])
 
 
+def test_dotted_file_names_are_found(tmp_path):
+    images, labels = make_split(2, seed=33)
+    write_idx(tmp_path / "t10k-images.idx3-ubyte", images)
+    write_idx(tmp_path / "t10k-labels.idx1-ubyte.gz", labels)
+    np.testing.assert_array_equal(mnist("test", root=tmp_path, download=False)[0], images)
+
+
 def test_loaders_return_uint8_images_and_int64_labels(tmp_path):
     write_split(tmp_path, TRAIN, *make_split(3, seed=9))
     images, labels = mnist(root=tmp_path, download=False)

@@ -47,7 +47,8 @@ __all__ = [
 
 ENV_VAR = "TINYGRAD_EDU_DATA"
 
-# split -> (images file, labels file); each may be on disk as NAME.gz or as NAME
+# split -> (images file, labels file); each may be on disk as NAME.gz or NAME (or spelled
+# with a dot, train-images.idx3-ubyte[.gz])
 FILES: dict[str, tuple[str, str]] = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -194,7 +195,10 @@ def search_dirs(name: str, root: str | os.PathLike | None = None) -> list[Path]:
 
 
 def _find_file(folder: Path, base: str) -> Path | None:
-    for candidate in (folder / f"{base}.gz", folder / base):
+    # also the spelling "train-images.idx3-ubyte" that some unpackers and copies use
+    dotted = base.replace("-idx", ".idx")
+    for candidate in (folder / f"{base}.gz", folder / base, folder / f"{dotted}.gz",
+                      folder / dotted):
         if candidate.is_file():
             return candidate
     return None
