@@ -228,41 +228,58 @@ class Data:
     source: dict = field(default_factory=dict)
 
 
+DOWNLOAD_TIMEOUT = 5.0  # seconds per connection attempt: offline, the fallback comes fast
+
+
 def load_data(cfg: Config) -> Data:
     """The full dataset if it can be had, else the shipped sample; see the module docstring."""
     loader = datasets.mnist if cfg.dataset == "mnist" else datasets.fashion_mnist
-    label = "MNIST" if cfg.dataset == "mnist" else "Fashion-MNIST"
+    title = "MNIST" if cfg.dataset == "mnist" else "Fashion-MNIST"
     if cfg.data_dir:
+        folder = Path(cfg.data_dir)
+        missing = [base for pair in datasets.locate.FILES.values() for base in pair
+                   if not datasets.locate.find_file(folder, base)]
+        if missing:
+            raise SystemExit(f"error: --data-dir {folder} lacks the {title} file(s) "
+                             f"{', '.join(missing)} (gzipped or not); put the four standard "
+                             "files there, or leave out --data-dir")
         try:
-            train = loader("train", root=cfg.data_dir, download=False)
-            test = loader("test", root=cfg.data_dir, download=False)
+            train = loader("train", root=folder, download=False)
+            test = loader("test", root=folder, download=False)
         except (OSError, ValueError) as exc:
-            raise SystemExit(f"error: --data-dir {cfg.data_dir}: {exc}") from None
-        where, kind = cfg.data_dir, "full"
+            raise SystemExit(f"error: --data-dir {folder}: {exc}") from None
+        where, kind = str(folder), "full"
     elif cfg.sample:
         train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
         where, kind = "--sample", "sample"
     else:
         try:
-            train = loader("train", download=cfg.download)
-            test = loader("test", download=cfg.download)
-            where, kind = str(datasets.find_dataset(cfg.dataset) or "downloaded"), "full"
+            folder = datasets.find_dataset(cfg.dataset)
+            if folder is None and cfg.download:
+                folder = datasets.download(cfg.dataset, timeout=DOWNLOAD_TIMEOUT)
+            if folder is None:
+                raise datasets.DatasetNotFoundError("not found here, and --no-download")
+            train = loader("train", root=folder, download=False)
+            test = loader("test", root=folder, download=False)
+            where, kind = str(folder), "full"
         except (OSError, ValueError) as exc:
+            reason = ("not found here and the download failed"
+                      if isinstance(exc, datasets.DownloadError) else _first_line(exc))
             if cfg.dataset != "mnist":
                 raise SystemExit(
-                    f"error: {label} not found and not downloadable ({exc}); install it "
-                    "(apt-get install dataset-fashion-mnist) or pass --data-dir DIR") from None
+                    f"error: {title} is unavailable ({reason}); install it (apt-get install "
+                    "dataset-fashion-mnist) or pass --data-dir DIR") from None
             train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
-            where, kind = f"full MNIST unavailable: {_first_line(exc)}", "sample"
+            where, kind = f"full MNIST {reason}", "sample"
     x_train, y_train = train
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
-    (x_test, y_test) = test
+    x_test, y_test = test
     if kind == "sample":
         line = (f"data: shipped MNIST sample, {len(x_train)} train / {len(x_test)} held-out "
                 f"test digits ({where})")
     else:
-        line = f"data: {label} from {where}, {len(x_train)} train / {len(x_test)} test images"
+        line = f"data: {title} from {where}, {len(x_train)} train / {len(x_test)} test images"
     source = {"dataset": cfg.dataset, "kind": kind, "where": where,
               "train_size": len(x_train), "test_size": len(x_test)}
     return Data(x_train, y_train, x_test, y_test, line, source)
@@ -288,15 +305,18 @@ def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
     return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-def minibatches(cfg: Config, n: int, rng: np.random.Generator):
-    """Index arrays of one epoch: a shuffled pass, one full batch, or random minibatches."""
+def minibatches(cfg: Config, n: int, epoch: int, rng: np.random.Generator) -> list:
+    """Sample indices of each step of an epoch: one full batch, document 002's random
+    minibatches, or a pass over the data in the shuffled order of `DataLoader`."""
     if cfg.batch_size == 0 or cfg.batch_size >= n:
         return [np.arange(n)]
     if cfg.batches_per_epoch:    # document 002: np.random.choice(N, 32, replace=False)
         return [rng.choice(n, cfg.batch_size, replace=False)
                 for _ in range(cfg.batches_per_epoch)]
-    order = rng.permutation(n)
-    return [order[i:i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+    loader = datasets.DataLoader(np.arange(n), batch_size=cfg.batch_size, shuffle=True,
+                                 seed=cfg.seed)
+    loader.epoch = epoch
+    return [idx for (idx,) in loader]
 
 
 # ---- the networks -----------------------------------------------------------------------
@@ -483,14 +503,14 @@ def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dic
     # without augmentation the inputs are made once, in the network's layout
     x_all = None if cfg.augment else in_layout(cfg, as_inputs(data.x_train))
     n = len(data.x_train)
-    steps_per_epoch = len(minibatches(cfg, n, np.random.default_rng(0)))
+    steps_per_epoch = len(minibatches(cfg, n, 0, np.random.default_rng(0)))
     optimizer, schedule = make_optimizer(cfg, model, cfg.epochs * steps_per_epoch)
     bar = progress_bar(cfg, cfg.epochs, "training") if steps_per_epoch == 1 else None
     step, started = 0, time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
-        batches = minibatches(cfg, n, rng)
+        batches = minibatches(cfg, n, epoch, rng)
         epoch_bar = progress_bar(cfg, len(batches), f"epoch {epoch}/{cfg.epochs}") \
             if steps_per_epoch > 1 else None
         for idx in batches:
