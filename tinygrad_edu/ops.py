@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import tensor as _tensor  # a module object: tensor.py imports this one
 from .errors import ShapeError, broadcast_error
 from .function import Function
 from .shapes import normalize_dim, normalize_dims, reduced_shape
 
 
-def _const(array) -> Tensor:  # noqa: F821 - a constant Tensor, outside the graph
-    from .tensor import Tensor
-
-    return Tensor._make(np.asarray(array), False)
+def _const(array) -> _tensor.Tensor:
+    """A constant Tensor, outside the graph (a mask, a share, a target)."""
+    return _tensor.Tensor._make(np.asarray(array), False)
 
 
 class _Broadcasting(Function):
@@ -447,8 +447,7 @@ class Expand(Function):
 
 def _numpy_index(index):
     """A Tensor inside an index becomes its array."""
-    from .tensor import Tensor
-
+    Tensor = _tensor.Tensor
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index.data if isinstance(index, Tensor) else index
