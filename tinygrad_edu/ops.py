@@ -273,8 +273,10 @@ class Max(Function):
 class Softmax(Function):
     """out = exp(x) / sum(exp(x)) along dim"""
 
-    def forward(self, x, dim=-1):
+    def forward(self, x, dim=-1, value=None):
         self.dim = normalize_dim(dim, x.ndim, "softmax", x.shape)
+        if value is not None:                        # the caller computed softmax(x) already
+            return value
         e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # shifted: exp never overflows
         return e / e.sum(axis=self.dim, keepdims=True)
 
@@ -305,16 +307,21 @@ class CrossEntropy(Function):
     """
 
     def forward(self, x, target, reduction="mean"):
-        self.class_dim = 1 if x.ndim > 1 else 0
-        shifted = x - x.max(axis=self.class_dim, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=self.class_dim, keepdims=True))
-        if target.dtype.kind in "iu":
-            onehot = np.moveaxis(np.eye(x.shape[self.class_dim], dtype=x.dtype)[target],
-                                 -1, self.class_dim)
+        self.class_dim = c = 1 if x.ndim > 1 else 0
+        shifted = x - x.max(axis=c, keepdims=True)   # stable for large logits
+        e = np.exp(shifted)
+        total = e.sum(axis=c, keepdims=True)
+        self.probs = e / total                       # softmax(x), reused by backward
+        log_probs = shifted - np.log(total)
+        if target.dtype.kind in "iu":                # class indices: one-hot rows, sum(y) = 1
+            onehot = np.eye(x.shape[c], dtype=x.dtype)[target]
+            self.target = np.moveaxis(onehot, -1, c) if x.ndim > 2 else onehot
+            self.target_sum = None
         else:
-            onehot = target.astype(x.dtype, copy=False)
-        self.target, self.reduction = onehot, reduction
-        losses = -(onehot * log_probs).sum(axis=self.class_dim)
+            self.target = target.astype(x.dtype, copy=False)
+            self.target_sum = self.target.sum(axis=c, keepdims=True)
+        self.reduction = reduction
+        losses = -(self.target * log_probs).sum(axis=c)
         self.count = losses.size
         if reduction == "mean":
             return losses.mean() if losses.size else np.asarray(np.nan, dtype=x.dtype)
@@ -323,8 +330,9 @@ class CrossEntropy(Function):
     def backward(self, grad):
         # dL/dx_c = softmax_c * sum(y) - y_c  (= softmax - y for one-hot y); mean divides by N
         (x,) = self.inputs
+        probs = Softmax.apply(x, dim=self.class_dim, value=self.probs)  # reused, still on x
         y = _const(self.target)
-        dx = x.softmax(self.class_dim) * _const(self.target.sum(self.class_dim, keepdims=True)) - y
+        dx = probs - y if self.target_sum is None else probs * _const(self.target_sum) - y
         if self.reduction == "none":
             return dx * grad.unsqueeze(self.class_dim)
         return dx * (grad / self.count if self.reduction == "mean" else grad)
