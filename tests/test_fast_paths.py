@@ -154,3 +154,39 @@ def test_create_graph_gradient_still_differentiable_after_fast_paths():
     # d/dx sum(dx^2) = 2 J^T dx, with J = diag(p) - p p^T symmetric
     jac = np.diag(p[0]) - np.outer(p[0], p[0])
     assert_grads_close(gg, 2 * (jac @ dx[0])[None, :], name="d(|dL/dx|^2)/dx")
+
+
+def test_leaf_used_twice_gets_the_sum_and_the_seed_is_untouched():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    seed = np.array([3.0, 5.0])
+    (x + x).backward(seed)                       # Add hands the seed to both inputs
+    np.testing.assert_array_equal(x.grad.data, [6.0, 10.0])
+    np.testing.assert_array_equal(seed, [3.0, 5.0])
+
+
+def test_backward_twice_accumulates_without_touching_earlier_grad_arrays():
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    (w * w).sum().backward()
+    first = w.grad.data
+    (w * 3.0).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [5.0, -1.0])
+    np.testing.assert_array_equal(first, [2.0, -4.0])     # the first .grad array is unchanged
+
+
+def test_user_assigned_grad_is_not_modified_in_place():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    mine = np.array([10.0, 10.0])
+    w.grad = Tensor(mine)
+    (w * w * w).sum().backward()                 # w reaches the leaf along three paths
+    np.testing.assert_allclose(w.grad.data, [13.0, 22.0])
+    np.testing.assert_array_equal(mine, [10.0, 10.0])
+
+
+def test_retained_and_leaf_grads_do_not_share_arrays():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x + 0.0
+    y.retain_grad()
+    (y * 2.0 + y).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    assert not np.shares_memory(x.grad.data, y.grad.data)

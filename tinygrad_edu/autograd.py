@@ -144,7 +144,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
     for root, seed in zip(roots, seeds, strict=True):
         _accumulate(grads, owned, root, seed, create_graph)
-    leaf_arrays: set[int] = set()
+    leaf_arrays = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+    anomaly = state.anomaly
 
     def deliver(t: Tensor, g: Tensor) -> None:
         if targets is not None:
@@ -167,11 +168,11 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad, strict=True):
                 if gx is None or not need:
                     continue
-                if gx.shape != x.shape:
-                    gx = unbroadcast(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
-                if state.anomaly:
+                if gx.data.shape != x.data.shape:
+                    gx = unbroadcast(gx, x.data.shape)
+                if gx.data.dtype != x.data.dtype:
+                    gx = gx.astype(x.data.dtype)
+                if anomaly:
                     _check_finite(gx.data, f"{node.name}.backward", node.inputs)
                 if x._ctx is None:
                     deliver(x, gx)
@@ -199,14 +200,22 @@ def _accumulate(grads, owned, t, g, create_graph) -> None:
 
 
 def _store_grad(t: Tensor, g: Tensor, create_graph: bool, leaf_arrays: set[int]) -> None:
-    """Add `g` into `t.grad`; every stored gradient gets an array of its own."""
-    if not create_graph:
-        data = g.data
-        if (not data.flags.writeable or data.base is not None or id(data) in leaf_arrays):
-            data = data.copy()  # a view or an array shared with another gradient
-        g = Tensor._make(data, False)
-        leaf_arrays.add(id(data))
-    t.grad = g if t.grad is None else t.grad + g
+    """Add `g` into `t.grad`; every stored gradient gets an array of its own.
+
+    `leaf_arrays` holds the ids of the caller's seed arrays and of the arrays this walk has
+    stored: those are copied before being stored again, and added into in place.
+    """
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is not None and id(t.grad.data) in leaf_arrays:
+        np.add(t.grad.data, g.data, out=t.grad.data)  # an array this walk stored: add in place
+        return
+    data = g.data if t.grad is None else t.grad.data + g.data
+    if not data.flags.writeable or data.base is not None or id(data) in leaf_arrays:
+        data = data.copy()  # a view, or an array shared with another gradient
+    leaf_arrays.add(id(data))
+    t.grad = Tensor._make(data, False)
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
