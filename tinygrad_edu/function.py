@@ -68,14 +68,19 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on `inputs` (Tensors) and record it in the graph when needed."""
+        # Hot path (every op, forward and backward, goes through here): plain loops, no
+        # comprehensions, and grad mode is read only when an input requires grad.
         Tensor = _tensor.Tensor
+        arrays, needs_input_grad = [], []
         for t in inputs:
-            if not isinstance(t, Tensor):  # a number or an array: lift them all, once
-                inputs = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
-                break
+            if not isinstance(t, Tensor):  # a number or an array: lift it to a constant
+                return cls.apply(*[x if isinstance(x, Tensor) else Tensor(x) for x in inputs],
+                                 **params)
+            arrays.append(t.data)
+            needs_input_grad.append(t.requires_grad)
         fn = cls()
         try:
-            data = fn.forward(*[t.data for t in inputs], **params)
+            data = fn.forward(*arrays, **params)
         except TinygradEduError:
             raise
         except (ValueError, IndexError, TypeError) as exc:
@@ -84,10 +89,8 @@ class Function:
             data = np.asarray(data)
         if state.anomaly:
             _check_finite(data, f"{cls.__name__}.forward", inputs)
-        if state.grad_enabled:
-            needs_input_grad = tuple([t.requires_grad for t in inputs])
-            if True in needs_input_grad:
-                return fn._record(inputs, needs_input_grad, Tensor._make(data, True))
+        if True in needs_input_grad and state.grad_enabled:
+            return fn._record(inputs, tuple(needs_input_grad), Tensor._make(data, True))
         return Tensor._make(data, False)
 
     def _record(self, inputs: tuple, needs_input_grad: tuple, out):

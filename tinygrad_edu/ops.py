@@ -324,7 +324,7 @@ class CrossEntropy(Function):
         losses = -(self.target * log_probs).sum(axis=c)
         self.count = losses.size
         if reduction == "mean":
-            return losses.mean() if losses.size else np.asarray(np.nan, dtype=x.dtype)
+            return losses.sum() / self.count if self.count else np.asarray(np.nan, x.dtype)
         return losses.sum() if reduction == "sum" else losses
 
     def backward(self, grad):
@@ -428,15 +428,18 @@ class Permute(Function):
     """out = x with its dims reordered"""
 
     def forward(self, x, dims):
-        if sorted(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims) != list(
-                range(x.ndim)):
-            raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
-                             f"{x.ndim} dims of a tensor of shape {x.shape}")
-        self.dims = dims
-        return x.transpose(dims)
+        order = tuple(dims)
+        if sorted(order) != list(range(x.ndim)):     # negative, repeated or missing dims
+            order = tuple(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims)
+            if sorted(order) != list(range(x.ndim)):
+                raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
+                                 f"{x.ndim} dims of a tensor of shape {x.shape}")
+        self.dims = order
+        return x.transpose(order)
 
     def backward(self, grad):
-        return grad.permute(tuple(np.argsort(self.dims)))  # the inverse reordering
+        inverse = tuple(self.dims.index(d) for d in range(len(self.dims)))  # where each dim went
+        return grad.permute(inverse)                 # the inverse reordering
 
 
 class Expand(Function):
