@@ -69,16 +69,16 @@ MODES = {
 
 # ---- timing ----------------------------------------------------------------------------
 
-def _time_block(step, count: int) -> float:
+def _time_block(step, count: int, clock) -> float:
     """Seconds per step over `count` consecutive steps."""
-    start = time.perf_counter()
+    start = clock()
     for _ in range(count):
         step()
-    return (time.perf_counter() - start) / count
+    return (clock() - start) / count
 
 
 def time_workload(workload: Workload, frameworks, rounds: int, block: float,
-                  warmup: float) -> dict:
+                  warmup: float, clock=time.perf_counter) -> dict:
     """Interleaved rounds; returns per-framework step times and per-round ratios to numpy."""
     steps = {fw: workload.factories[fw]() for fw in frameworks}
     warm = {}
@@ -95,7 +95,7 @@ def time_workload(workload: Workload, frameworks, rounds: int, block: float,
         shift = r % len(order)
         for fw in order[shift:] + order[:shift]:
             gc.collect()                       # nobody pays for another's garbage
-            times[fw].append(_time_block(steps[fw], per_block))
+            times[fw].append(_time_block(steps[fw], per_block, clock))
     result = {"steps_per_block": per_block, "rounds": rounds, "frameworks": {}}
     for fw in frameworks:
         ratios = [t / base for t, base in zip(times[fw], times["numpy"], strict=True)]
@@ -210,7 +210,7 @@ def format_report(report: dict) -> str:
     facts = report["machine"]
     lines.append(f"tinygrad_edu benchmarks ({report['mode']}), {facts['date']}, "
                  f"{facts['nproc']} cores, load {facts['load_average'][0]:.2f}, "
-                 f"threads {facts['threads']}, numpy {facts['numpy']}"
+                 f"threads {facts['threads']}, clock: {facts['clock']}, numpy {facts['numpy']}"
                  + (f", torch {facts['torch']}" if "torch" in facts else ""))
     lines.append("")
     if report["timed"]:
@@ -271,6 +271,9 @@ def main(argv=None) -> dict:
                         help="where to write the JSON report (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP/torch threads for every framework (default 1)")
+    parser.add_argument("--clock", choices=("cpu", "wall"),
+                        help="time steps by the process's CPU time (default with --threads 1: "
+                        "other processes on a shared machine then cost nothing) or wall time")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--only", help="comma-separated sections: W1,W2,W3,MICRO,INFER,EPOCH,"
                         "CHAIN,MEMORY")
@@ -288,7 +291,11 @@ def main(argv=None) -> dict:
         frameworks.remove("torch")
         notes.append("PyTorch is not installed: its columns are skipped "
                      "(pip install -e '.[bench]' adds it)")
+    clock_name = args.clock or ("cpu" if args.threads == 1 else "wall")
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     facts = machine_facts(args.threads)
+    facts["clock"] = ("process CPU time (time.process_time)" if clock_name == "cpu"
+                      else "wall time (time.perf_counter)")
     report = {"mode": mode_name, "machine": facts, "frameworks": frameworks, "timed": {},
               "notes": notes}
     workloads = timed_workloads("smoke" if args.smoke else "full")
@@ -297,7 +304,8 @@ def main(argv=None) -> dict:
             continue
         n = min(rounds, settings["epoch_rounds"]) if workload.steps_per_round else rounds
         print(f"timing {workload.name} ...", file=sys.stderr, flush=True)
-        entry = time_workload(workload, frameworks, n, settings["block"], settings["warmup"])
+        entry = time_workload(workload, frameworks, n, settings["block"], settings["warmup"],
+                              clock)
         entry.update(description=workload.description, target=workload.target,
                      info=workload.info)
         report["timed"][workload.name] = entry

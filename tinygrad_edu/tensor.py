@@ -147,9 +147,7 @@ class Tensor:
         create_graph : bool
             Record the backward pass too, so gradients can be differentiated again.
         """
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(",
@@ -469,3 +467,8 @@ def minimum(x, y) -> Tensor:
     """Elementwise minimum of two tensors; ties split the gradient evenly."""
     base = x if isinstance(x, Tensor) else Tensor(x)
     return base.minimum(y)
+
+
+# Last, because autograd.py imports this module: the module object is taken (complete by the
+# time `backward` runs), not its `backward`, which may not exist yet at import time.
+from . import autograd as _autograd  # noqa: E402
