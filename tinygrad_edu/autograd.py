@@ -165,7 +165,11 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             in_grads = node.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad, strict=True):
+            if len(in_grads) != len(node.inputs):
+                raise GraphError(f"{node.name}.backward returned {len(in_grads)} gradients for "
+                                 f"{len(node.inputs)} inputs; return one per input (None for "
+                                 "an input that needs none)")
+            for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad):  # noqa: B905
                 if gx is None or not need:
                     continue
                 if gx.data.shape != x.data.shape:
