@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from tinygrad_edu import Tensor, grad, no_grad, ops
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import assert_grads_close, check_grad
-from tinygrad_edu.testing.strategies import arrays, logits_and_targets, mlp_params
+from tinygrad_edu.testing.strategies import (
+    arrays,
+    broadcastable_arrays,
+    logits_and_targets,
+    mlp_params,
+)
 
 
 def _softmax(z, axis):
@@ -190,3 +195,16 @@ def test_retained_and_leaf_grads_do_not_share_arrays():
     np.testing.assert_array_equal(y.grad.data, [3.0, 3.0])
     np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
     assert not np.shares_memory(x.grad.data, y.grad.data)
+
+
+@given(pair=broadcastable_arrays(num=2, max_dims=3))
+def test_broadcast_grads_sum_back_to_each_shape(pair):
+    x, y = pair
+    check_grad(lambda a, b: (a * b + a).sum(), x, y, order=2)
+
+
+@given(x=arrays(st.sampled_from([(3,), (2, 3), (2, 3, 2)])),
+       keepdim=st.booleans(), data=st.data())
+def test_sum_grad_matches_numerical_for_any_dims(x, keepdim, data):
+    dims = data.draw(st.lists(st.integers(0, x.ndim - 1), unique=True, min_size=1))
+    check_grad(lambda a: a.sum(tuple(dims), keepdim=keepdim) ** 2, x, order=2)

@@ -118,7 +118,7 @@ def _seed(root: Tensor, gradient) -> Tensor:
                 f"backward: the output has shape {root.shape}, not one element, so its "
                 "gradient is ambiguous; reduce it first (loss.sum() or loss.mean()) or pass "
                 "gradient=<a tensor of that shape>")
-        return Tensor._make(np.ones_like(root.data), False)
+        return Tensor._make(np.ones(root.data.shape, root.data.dtype), False)
     gradient = gradient if isinstance(gradient, Tensor) else Tensor(
         np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:

@@ -238,16 +238,15 @@ class Sum(Function):
     """out = sum of x over dims"""
 
     def forward(self, x, dim=None, keepdim=False):
-        dims = normalize_dims(dim, x.shape, "sum")
-        self.in_shape, self.keepdim = x.shape, keepdim
-        self.kept_shape = reduced_shape(x.shape, dims, keepdim=True)
-        return x.sum(axis=dims, keepdims=keepdim)
+        self.dims, self.keepdim = normalize_dims(dim, x.shape, "sum"), keepdim
+        return x.sum(axis=self.dims, keepdims=keepdim)
 
     def backward(self, grad):
         # dout/dx = 1 for every summed element: spread grad back over the summed dims
+        x_shape = self.inputs[0].shape
         if not self.keepdim and grad.ndim:
-            grad = grad.reshape(self.kept_shape)
-        return grad.expand(self.in_shape)
+            grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
+        return grad.expand(x_shape)
 
 
 class Max(Function):

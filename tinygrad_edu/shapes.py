@@ -58,10 +58,11 @@ def unbroadcast(grad, shape):
                          f"input of shape {shape}; the op's backward rule is wrong")
     if lead:
         grad = grad.sum(dim=tuple(range(lead)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(dim=stretched, keepdim=True)
-    if grad.shape != shape:
-        raise ShapeError(f"backward: a gradient of shape {grad.shape} cannot belong to an "
-                         f"input of shape {shape}; the op's backward rule is wrong")
+    if grad.shape != shape:  # dims of size 1 that were stretched
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched:
+            grad = grad.sum(dim=stretched, keepdim=True)
+        if grad.shape != shape:
+            raise ShapeError(f"backward: a gradient of shape {grad.shape} cannot belong to an "
+                             f"input of shape {shape}; the op's backward rule is wrong")
     return grad
