@@ -176,11 +176,11 @@ class ReLU(Function):
     """out = max(x, 0)"""
 
     def forward(self, x):
-        self.mask = x > 0
         return np.maximum(x, 0)
 
     def backward(self, grad):
-        return grad * _const(self.mask)              # dout/dx = 1 if x > 0 else 0 (also at 0)
+        x = self.inputs[0].data
+        return grad * _const(x > 0)                  # dout/dx = 1 if x > 0 else 0 (also at 0)
 
 
 class Sigmoid(Function):
