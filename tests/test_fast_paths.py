@@ -208,3 +208,25 @@ def test_broadcast_grads_sum_back_to_each_shape(pair):
 def test_sum_grad_matches_numerical_for_any_dims(x, keepdim, data):
     dims = data.draw(st.lists(st.integers(0, x.ndim - 1), unique=True, min_size=1))
     check_grad(lambda a: a.sum(tuple(dims), keepdim=keepdim) ** 2, x, order=2)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_extra_dims_and_one_sample_matches_one_hot(reduction):
+    rng = np.random.default_rng(4)
+    logits, labels = rng.normal(size=(2, 3, 4)), rng.integers(0, 3, size=(2, 4))
+    onehot = np.moveaxis(np.eye(3)[labels], -1, 1)
+    check_grad(lambda x: F.cross_entropy(x, labels, reduction=reduction), logits, order=2)
+    got = F.cross_entropy(Tensor(logits), labels, reduction=reduction).data
+    want = F.cross_entropy(Tensor(logits), onehot, reduction=reduction).data
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    single = rng.normal(size=5)
+    check_grad(lambda x: F.cross_entropy(x, np.int64(2), reduction=reduction), single, order=2)
+
+
+def test_cross_entropy_of_transposed_logits_matches_contiguous():
+    rng = np.random.default_rng(5)
+    z, labels = rng.normal(size=(4, 6)).astype(np.float32), np.array([0, 3, 1, 1, 2, 0])
+    a, b = Tensor(z, requires_grad=True), Tensor(np.ascontiguousarray(z.T), requires_grad=True)
+    F.cross_entropy(a.T, labels).backward()          # samples as columns, as in document 000
+    F.cross_entropy(b, labels).backward()
+    np.testing.assert_allclose(a.grad.data, b.grad.data.T, rtol=1e-6)

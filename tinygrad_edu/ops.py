@@ -298,6 +298,13 @@ class LogSoftmax(Function):
         return grad - self.output.exp() * grad.sum(self.dim, keepdim=True)
 
 
+def _target_index(target: np.ndarray, class_dim: int) -> tuple:
+    """The index that picks each sample's target class: `x[index]` has the shape of target."""
+    positions = list(np.indices(target.shape, sparse=True))  # 0..N-1 (and over extra dims)
+    positions.insert(class_dim, target)
+    return tuple(positions)
+
+
 class CrossEntropy(Function):
     """out_n = -sum_c target_nc * log_softmax(x)_nc, over classes along dim 1 (or the only dim)
 
@@ -312,16 +319,13 @@ class CrossEntropy(Function):
         total = e.sum(axis=c, keepdims=True)
         self.probs = e / total                       # softmax(x), reused by backward
         log_probs = shifted - np.log(total)
-        if target.dtype.kind in "iu":                # class indices: one-hot rows, sum(y) = 1
-            onehot = np.eye(x.shape[c], dtype=x.dtype)[target]
-            self.target = np.moveaxis(onehot, -1, c) if x.ndim > 2 else onehot
-            self.target_sum = None
+        if target.dtype.kind in "iu":                # class indices: y is one-hot, sum(y) = 1
+            self.index, self.target = _target_index(target, c), None
+            losses = -log_probs[self.index]
         else:
             self.target = target.astype(x.dtype, copy=False)
-            self.target_sum = self.target.sum(axis=c, keepdims=True)
-        self.reduction = reduction
-        losses = -(self.target * log_probs).sum(axis=c)
-        self.count = losses.size
+            losses = -(self.target * log_probs).sum(axis=c)
+        self.reduction, self.count = reduction, losses.size
         if reduction == "mean":
             return losses.sum() / self.count if self.count else np.asarray(np.nan, x.dtype)
         return losses.sum() if reduction == "sum" else losses
@@ -330,8 +334,14 @@ class CrossEntropy(Function):
         # dL/dx_c = softmax_c * sum(y) - y_c  (= softmax - y for one-hot y); mean divides by N
         (x,) = self.inputs
         probs = Softmax.apply(x, dim=self.class_dim, value=self.probs)  # reused, still on x
-        y = _const(self.target)
-        dx = probs - y if self.target_sum is None else probs * _const(self.target_sum) - y
+        if self.target is None:
+            order = "F" if self.probs.flags.f_contiguous else "C"  # laid out like probs
+            y = np.zeros(self.probs.shape, self.probs.dtype, order)    # one-hot
+            y[self.index] = 1
+            dx = probs - _const(y)
+        else:
+            y_sum = self.target.sum(axis=self.class_dim, keepdims=True)
+            dx = probs * _const(y_sum) - _const(self.target)
         if self.reduction == "none":
             return dx * grad.unsqueeze(self.class_dim)
         return dx * (grad / self.count if self.reduction == "mean" else grad)
