@@ -230,3 +230,15 @@ def test_cross_entropy_of_transposed_logits_matches_contiguous():
     F.cross_entropy(a.T, labels).backward()          # samples as columns, as in document 000
     F.cross_entropy(b, labels).backward()
     np.testing.assert_allclose(a.grad.data, b.grad.data.T, rtol=1e-6)
+
+
+def test_transpose_records_only_when_needed_and_always_gives_the_view():
+    w = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    recorded = w.T
+    assert recorded.grad_fn is not None and recorded.requires_grad
+    with no_grad():
+        plain = w.T
+    assert plain.grad_fn is None and not plain.requires_grad
+    np.testing.assert_array_equal(plain.data, recorded.data)
+    assert np.shares_memory(plain.data, w.data)      # a view, as numpy's .T
+    check_grad(lambda a, b: (a.T @ b).sum(), np.ones((3, 2)), np.ones((3, 4)), order=2)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import ops
 from .errors import DtypeError
-from .function import Function
+from .function import Function, state
 
 Scalar = int | float | bool
 
@@ -385,6 +385,10 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """All dims reversed (numpy's `.T`); the matrix transpose for 2-D tensors."""
+        if not (self.requires_grad and state.grad_enabled):
+            # Nothing to record (as in every backward rule without create_graph): the numpy
+            # view is the whole result, so skip the op's bookkeeping. Same numbers either way.
+            return Tensor._make(self.data.T, False)
         return ops.Permute.apply(self, dims=tuple(range(self.ndim - 1, -1, -1)))
 
     @property
