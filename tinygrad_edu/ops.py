@@ -300,7 +300,9 @@ class LogSoftmax(Function):
 
 def _target_index(target: np.ndarray, class_dim: int) -> tuple:
     """The index that picks each sample's target class: `x[index]` has the shape of target."""
-    positions = list(np.indices(target.shape, sparse=True))  # 0..N-1 (and over extra dims)
+    if target.ndim == 1:                             # (N,) labels of (N, C) logits
+        return np.arange(target.shape[0]), target
+    positions = list(np.indices(target.shape, sparse=True))  # 0..N-1 and over extra dims
     positions.insert(class_dim, target)
     return tuple(positions)
 
