@@ -145,24 +145,22 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
         edge_attr={"color": "#555555", "arrowsize": "0.6", "fontname": _FONT,
                    "fontsize": "9", "fontcolor": "#6B4FA6"})
     if title:
-        dot.attr(label=title, labelloc="t", fontsize="16")
+        dot.attr(label=graphviz.nohtml(title), labelloc="t", fontsize="16")
 
     # which cluster (module) each node sits in: ops by their module, an op's output with
     # its op, a parameter with the one module that uses it
     home: dict[str, object] = {}
     if collapse_modules:
-        users: dict[int, set[int]] = {}
+        users: dict[int, dict[int, object]] = {}  # tensor -> the modules of the ops using it
         for op_id, node, out in graph.ops:
             if node.module is not None:
                 home[op_id] = home[graph.ids[id(out)]] = node.module
             for x in node.inputs:
-                users.setdefault(id(x), set()).add(id(node.module))
+                users.setdefault(id(x), {})[id(node.module)] = node.module
         for t in graph.tensors:
-            owners = users.get(id(t), set())
-            if graph.kind(t) == "parameter" and len(owners) == 1 and None not in owners:
-                home[graph.ids[id(t)]] = next(
-                    node.module for _, node, _ in graph.ops
-                    if any(x is t for x in node.inputs))
+            owners = list(users.get(id(t), {}).values())
+            if graph.kind(t) == "parameter" and len(owners) == 1 and owners[0] is not None:
+                home[graph.ids[id(t)]] = owners[0]
 
     attrs_of: dict[str, dict[str, str]] = {}
     for t in graph.tensors:

@@ -11,7 +11,6 @@ from collections import Counter
 import numpy as np
 
 from .. import ops
-from ..autograd import _topological_order
 from ..errors import GraphError
 from ..function import Function
 from ..tensor import Tensor
@@ -55,21 +54,45 @@ BACKWARD_RULES: dict[str, str] = {
 
 # ---- the graph, numbered ---------------------------------------------------------------
 
+def _display_order(root: Tensor, caller: str) -> list[Tensor]:
+    """The non-leaf tensors behind `root`, inputs before their users, first inputs first.
+
+    A topological order like backward's (`autograd._topological_order`, iterative too), but
+    visiting each op's inputs left to right, so ids and module counters read like the code
+    that built the graph (`x` is t0, the first layer is `Linear #1`). `explain` follows
+    backward's own order.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack = [(root, False)] if root._ctx is not None else []
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        if t._ctx.inputs is None:
+            raise GraphError(
+                f"{caller}: the graph that made this tensor was freed by .backward() (it lets "
+                f"go of each op's inputs to save memory; {t._ctx.name} was freed), so there is "
+                "nothing left to show. Draw before calling backward, or keep the graph with "
+                "loss.backward(retain_graph=True); to see every gradient as well, call "
+                "tinygrad_edu.viz.retain_grads(loss) before that backward")
+        stack.append((t, True))
+        stack.extend((x, False) for x in reversed(t._ctx.inputs)
+                     if x._ctx is not None and id(x) not in visited)
+    return order
+
+
 class _Graph:
-    """The tensors and ops behind `root`, numbered in topological order (stable ids)."""
+    """The tensors and ops behind `root`, numbered in display order (stable ids)."""
 
     def __init__(self, root: Tensor, caller: str, max_nodes: int):
         if not isinstance(root, Tensor):
             raise TypeError(f"{caller}: expected a Tensor, got {type(root).__name__}")
-        try:
-            order = _topological_order([root])  # the same order backward uses
-        except GraphError:
-            raise GraphError(
-                f"{caller}: the graph that made this tensor was freed by .backward() (it lets "
-                "go of each op's inputs to save memory), so there is nothing left to draw. "
-                "Draw before calling backward, or keep the graph with "
-                "loss.backward(retain_graph=True); to see every gradient as well, call "
-                "tinygrad_edu.viz.retain_grads(loss) before that backward") from None
+        order = _display_order(root, caller)
         self.root, self.order = root, order
         self.tensors: list[Tensor] = []
         self.ids: dict[int, str] = {}
@@ -98,10 +121,8 @@ class _Graph:
             self.tensors.append(t)
 
     def kind(self, t: Tensor) -> str:
-        if t is self.root:
-            return "output"
         if t._ctx is not None:
-            return "intermediate"
+            return "output" if t is self.root else "intermediate"
         if t.requires_grad:
             return "parameter"
         return "constant" if t.data.size == 1 and not t.name else "input"

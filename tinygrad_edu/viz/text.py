@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 
 from .. import ops
+from ..autograd import _topological_order
 from ..errors import GraphError
 from ..tensor import Tensor
 from .graph import _arg_names, _Graph, _Modules, _num, _rule, _shape
@@ -91,8 +92,8 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
     >>> w.name = "w"
     >>> print(explain((w * 3).sum()))  # doctest: +NORMALIZE_WHITESPACE
     Backward pass from the output (shape (), float32): 2 ops, in the order .backward() runs them.
-    g is the gradient arriving at an op's output, d(output)/d(out); each step turns it into
-    one gradient per input with the op's rule (the chain rule).
+    g is the gradient arriving at an op's output: d(output)/d(out). Each step applies
+    the op's backward rule (the chain rule) to turn g into one gradient per input.
     <BLANKLINE>
     step 1  Sum: dx = g expanded back to x's shape
             g   ()    1 value   the seed: d(output)/d(output) = 1
@@ -109,7 +110,7 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
         raise GraphError("explain: this tensor does not require grad, so backward has nothing "
                          "to do; create the inputs with requires_grad=True")
     modules = _Modules(graph, model)
-    steps = list(reversed(graph.order))
+    steps = list(reversed(_topological_order([loss])))  # the order backward applies rules
     step_of = {id(t): i + 1 for i, t in enumerate(steps)}
     sources: dict[int, list[int]] = {}
     for t in steps:
@@ -133,12 +134,14 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
         for arg, x, need in zip(_arg_names(len(node.inputs)), node.inputs,
                                 node.needs_input_grad, strict=True):
             if not need:
-                desc = _leaf_text(x, modules.name(x), graph.kind(x)).split("  ")[0] \
-                    if x._ctx is None else "it"
-                rows.append(("d" + arg, _shape(x), "-", f"not computed: {desc} needs no grad"))
+                rows.append(("d" + arg, _shape(x), "-",
+                             f"not computed: {_leaf_name(x, modules, graph)} needs no grad"))
                 continue
-            dest = (f"-> {modules.name(x) or 'a parameter'}.grad" if x._ctx is None
-                    else f"-> step {step_of[id(x)]} ({x._ctx.name} output)")
+            if x._ctx is None:
+                name = modules.name(x)
+                dest = f"-> {name}.grad" if name else f"-> .grad of the {graph.kind(x)} {_shape(x)}"
+            else:
+                dest = f"-> step {step_of[id(x)]} ({x._ctx.name} output)"
             if isinstance(node, ops._Broadcasting) and x.shape != t.shape:
                 dest += f" (summed from {_shape(t)} over the broadcast dims)"
             rows.append(("d" + arg, _shape(x), _count(x.size), dest))
@@ -146,16 +149,24 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
     lines = [
         f"Backward pass from {root_name} (shape {_shape(loss)}, {loss.dtype}): {len(steps)} "
         f"op{'s' if len(steps) != 1 else ''}, in the order .backward() runs them.",
-        f"g is the gradient arriving at an op's output, d({d_root})/d(out); each step turns it "
-        "into",
-        "one gradient per input with the op's rule (the chain rule).", ""]
+        f"g is the gradient arriving at an op's output: d({d_root})/d(out). Each step applies",
+        "the op's backward rule (the chain rule) to turn g into one gradient per input.", ""]
     for r in rows:
         lines.append(r[0] if len(r) == 1 else "        " + "  ".join(
             cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
-    leaves = [t for t in graph.tensors if t._ctx is None and t.requires_grad]
+    leaves = list({id(x): x for t in steps for x in t._ctx.inputs  # in the order reached
+                   if x._ctx is None and x.requires_grad}.values()) or [loss]
     lines += ["", "Leaves that receive .grad: " + (", ".join(
         f"{modules.name(t) or 'unnamed'} {_shape(t)}" for t in leaves) or "none")]
     return _Text("\n".join(line.rstrip() for line in lines))
+
+
+def _leaf_name(t: Tensor, modules: _Modules, graph: _Graph) -> str:
+    """How explain refers to a leaf: its name, `constant 3`, or `the input (4, 2)`."""
+    name, kind = modules.name(t), graph.kind(t)
+    if kind == "constant":
+        return _leaf_text(t, name, kind)
+    return name or f"the {kind} {_shape(t)}"
 
 
 def _count(n: int) -> str:
