@@ -1,0 +1,47 @@
+"""Data for tinygrad_edu: MNIST and Fashion-MNIST loaders, a shipped MNIST sample, batching.
+
+Everything here works on plain numpy arrays.
+"""
+
+from .batching import DataLoader, batches
+from .idx import IDXError, read_idx, write_idx
+from .mnist import (
+    ENV_VAR,
+    MIRRORS,
+    SHA256,
+    DatasetNotFoundError,
+    DownloadError,
+    cache_dir,
+    download,
+    fashion_mnist,
+    find_dataset,
+    mnist,
+    search_dirs,
+)
+from .shipped import SAMPLE_SIZE, SAMPLE_TEST_SIZE, mnist_sample
+from .transforms import flatten, scale, to_float
+
+__all__ = [
+    "DataLoader",
+    "batches",
+    "IDXError",
+    "read_idx",
+    "write_idx",
+    "ENV_VAR",
+    "MIRRORS",
+    "SHA256",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "cache_dir",
+    "download",
+    "fashion_mnist",
+    "find_dataset",
+    "mnist",
+    "search_dirs",
+    "SAMPLE_SIZE",
+    "SAMPLE_TEST_SIZE",
+    "mnist_sample",
+    "flatten",
+    "scale",
+    "to_float",
+]
