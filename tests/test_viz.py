@@ -1,8 +1,10 @@
 """tinygrad_edu.viz: DOT structure, stable ids, limits, explain, text_graph, rendering."""
 
+import importlib.util
 import os
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -452,3 +454,17 @@ def test_render_without_dot_saves_the_source_and_says_how_to_install(tmp_path, m
                    "conda install -c conda-forge graphviz", "dot -Tsvg"):
         assert advice in message
     assert not (tmp_path / "expr.svg").exists()
+
+
+@needs_dot
+def test_the_example_draws_both_graphs_offline(tmp_path, capsys):
+    path = Path(__file__).resolve().parents[1] / "examples" / "draw_graph.py"
+    spec = importlib.util.spec_from_file_location("draw_graph_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--out", str(tmp_path), "--batch", "2", "--hidden", "8"])
+    for name in ("scalar_expression", "mlp_training_graph"):
+        assert (tmp_path / f"{name}.svg").read_text().rstrip().endswith("</svg>")
+        assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+    printed = capsys.readouterr().out
+    assert "step 1  CrossEntropy" in printed and "fc1.weight  (8, 784) float32" in printed

@@ -219,7 +219,8 @@ def _add_legend(dot: graphviz.Digraph, kinds: list[str], direction: str) -> None
     cells = ['<TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#666666">legend</FONT></TD>']
     for kind in kinds:
         style = _STYLES[kind]
-        rounded = ' STYLE="ROUNDED"' if "rounded" in style["style"] or kind == "op" else ""
+        rounded = (' STYLE="ROUNDED"' if "rounded" in style["style"] or kind == "op" else
+                   ' STYLE="DASHED"' if "dashed" in style["style"] else "")
         border = "2" if "bold" in style["style"] else "1"
         entry = (f'<TABLE BORDER="{border}" CELLBORDER="0" CELLPADDING="2"{rounded} '
                  f'BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}"><TR><TD>'
