@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_edu import Tensor, nn, viz
-from tinygrad_edu.data import mnist_sample
+from tinygrad_edu.data import mnist_sample, to_float
 from tinygrad_edu.nn import functional as F
 
 
@@ -57,7 +57,7 @@ def mlp_training_step(sizes: list[int], batch: int, seed: int = 0) -> tuple[MLP,
     """One forward and backward pass of the MLP on `batch` shipped MNIST digits."""
     images, labels = mnist_sample("train")
     pick = np.random.default_rng(seed).choice(len(images), size=batch, replace=False)
-    x = Tensor(images[pick].reshape(batch, -1).astype(np.float32) / 255.0)
+    x = Tensor(to_float(images[pick]))             # (batch, 784) float32 in [0, 1]
     x.name = "images"
     model = MLP(sizes, seed)
     loss = F.cross_entropy(model(x), labels[pick])

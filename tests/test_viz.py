@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from tinygrad_edu import Function, GraphError, Tensor, viz
+from tinygrad_edu import Function, GraphError, Tensor, ops, viz
 from tinygrad_edu.autograd import _topological_order
 from tinygrad_edu.nn import Linear, Module, ReLU, Sequential
 from tinygrad_edu.nn.functional import cross_entropy
@@ -214,6 +214,19 @@ def test_show_rules_adds_the_backward_rule_and_names_the_operands():
     assert re.search(rf"t\d+ -> {op} \[label=x\]", source)
     assert re.search(rf"t\d+ -> {op} \[label=y\]", source)
     assert "label=x" not in viz.draw_graph(loss).source
+
+
+def test_every_engine_op_has_a_backward_rule():
+    engine_ops = [name for name, cls in vars(ops).items() if isinstance(cls, type)
+                  and issubclass(cls, Function) and cls is not Function
+                  and not name.startswith("_")]
+    assert sorted(engine_ops) == sorted(viz.BACKWARD_RULES)
+
+
+def test_a_summed_loss_rule_has_no_mean():
+    x = Tensor(np.zeros((2, 3)), requires_grad=True)
+    text = viz.explain(cross_entropy(x, [0, 1], reduction="sum"))
+    assert "CrossEntropy: dx = (softmax(x) - y) * g\n" in text
 
 
 def test_an_unknown_op_shows_its_docstring_first_line():

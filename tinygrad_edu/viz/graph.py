@@ -75,9 +75,9 @@ def _display_order(root: Tensor, caller: str) -> list[Tensor]:
         visited.add(id(t))
         if t._ctx.inputs is None:
             raise GraphError(
-                f"{caller}: the graph that made this tensor was freed by .backward() (it lets "
-                f"go of each op's inputs to save memory; {t._ctx.name} was freed), so there is "
-                "nothing left to show. Draw before calling backward, or keep the graph with "
+                f"{caller}: the graph that made this tensor was freed by .backward(), which "
+                f"lets go of each op's inputs to save memory (here: {t._ctx.name}), so there "
+                "is nothing left to show. Draw before calling backward, or keep the graph with "
                 "loss.backward(retain_graph=True); to see every gradient as well, call "
                 "tinygrad_edu.viz.retain_grads(loss) before that backward")
         stack.append((t, True))
@@ -200,7 +200,10 @@ def _rule(node: Function) -> str:
     cls = type(node)
     if cls.__name__ in BACKWARD_RULES and (
             cls.__module__ == ops.__name__ or not hasattr(ops, cls.__name__)):
-        return BACKWARD_RULES[cls.__name__]
+        rule = BACKWARD_RULES[cls.__name__]
+        if getattr(node, "reduction", "mean") != "mean":  # a loss summed, or per sample
+            rule = rule.replace(" / N", "")
+        return rule
     doc = (cls.__doc__ or "").strip()
     return doc.splitlines()[0].strip() if doc else "(no backward rule text: add a docstring)"
 
