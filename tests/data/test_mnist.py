@@ -31,11 +31,12 @@ from tinygrad_edu.data import (
     write_idx,
 )
 
-mnist_module = importlib.import_module("tinygrad_edu.data.mnist")
+fetch = importlib.import_module("tinygrad_edu.data.fetch")
+locate = importlib.import_module("tinygrad_edu.data.locate")
 # the shipped defaults, copied before any test patches them
-DEFAULT_MIRRORS = copy.deepcopy(mnist_module.MIRRORS)
-DEFAULT_SHA256 = copy.deepcopy(mnist_module.SHA256)
-DEFAULT_SYSTEM_DIRS = copy.deepcopy(mnist_module.SYSTEM_DIRS)
+DEFAULT_MIRRORS = copy.deepcopy(fetch.MIRRORS)
+DEFAULT_SHA256 = copy.deepcopy(fetch.SHA256)
+DEFAULT_SYSTEM_DIRS = copy.deepcopy(locate.SYSTEM_DIRS)
 
 TRAIN = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -66,10 +67,10 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.delenv("TINYGRAD_EDU_DATA", raising=False)
-    monkeypatch.setitem(mnist_module.SYSTEM_DIRS, "mnist", ())
-    monkeypatch.setitem(mnist_module.SYSTEM_DIRS, "fashion-mnist", (system / "fashion-mnist",))
+    monkeypatch.setitem(locate.SYSTEM_DIRS, "mnist", ())
+    monkeypatch.setitem(locate.SYSTEM_DIRS, "fashion-mnist", (system / "fashion-mnist",))
     for name in ("mnist", "fashion-mnist"):  # port 1 on loopback: refused at once
-        monkeypatch.setitem(mnist_module.MIRRORS, name, ("http://127.0.0.1:1/",))
+        monkeypatch.setitem(fetch.MIRRORS, name, ("http://127.0.0.1:1/",))
     return {"home": home, "cache": cache, "system": system}
 
 
@@ -347,8 +348,8 @@ def test_second_load_reads_the_cache_without_requests(server):
 
 def test_module_constants_are_the_default_mirrors_and_hashes(server, monkeypatch):
     files = gz_files(3, seed=22, names=TEST)
-    monkeypatch.setitem(mnist_module.MIRRORS, "fashion-mnist", (serve(server, "f", files),))
-    monkeypatch.setitem(mnist_module.SHA256, "fashion-mnist", sha_table(files))
+    monkeypatch.setitem(fetch.MIRRORS, "fashion-mnist", (serve(server, "f", files),))
+    monkeypatch.setitem(fetch.SHA256, "fashion-mnist", sha_table(files))
     images, _ = fashion_mnist("test")
     assert len(images) == 3
     assert sorted(server.requests) == sorted(f"/f/{name}" for name in files)
@@ -496,7 +497,7 @@ def test_fashion_mnist_sha256_table_matches_debian_files():
 
 @needs_debian
 def test_fashion_mnist_loads_from_the_debian_folder(monkeypatch):
-    monkeypatch.setitem(mnist_module.SYSTEM_DIRS, "fashion-mnist", (DEBIAN,))
+    monkeypatch.setitem(locate.SYSTEM_DIRS, "fashion-mnist", (DEBIAN,))
     assert find_dataset("fashion-mnist") == DEBIAN
     images, labels = fashion_mnist("test", download=False)
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8

@@ -50,7 +50,10 @@ def test_to_float_flattens_and_scales():
     assert out[0, 0] == 0.0 and out[0, 1] == 1.0 and out.max() == 1.0
 
 
-@pytest.mark.parametrize("module", ["idx", "mnist", "shipped", "batching", "transforms"])
+MODULES = ["idx", "locate", "fetch", "mnist", "shipped", "batching", "transforms"]
+
+
+@pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(f"tinygrad_edu.data.{module}"))
     assert result.failed == 0
