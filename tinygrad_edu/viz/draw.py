@@ -147,54 +147,25 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
     if title:
         dot.attr(label=graphviz.nohtml(title), labelloc="t", fontsize="16")
 
-    # which cluster (module) each node sits in: ops by their module, an op's output with
-    # its op, a parameter with the one module that uses it
-    home: dict[str, object] = {}
-    if collapse_modules:
-        users: dict[int, dict[int, object]] = {}  # tensor -> the modules of the ops using it
-        for op_id, node, out in graph.ops:
-            if node.module is not None:
-                home[op_id] = home[graph.ids[id(out)]] = node.module
-            for x in node.inputs:
-                users.setdefault(id(x), {})[id(node.module)] = node.module
-        for t in graph.tensors:
-            owners = list(users.get(id(t), {}).values())
-            if graph.kind(t) == "parameter" and len(owners) == 1 and owners[0] is not None:
-                home[graph.ids[id(t)]] = owners[0]
-
-    attrs_of: dict[str, dict[str, str]] = {}
+    home = _homes(graph) if collapse_modules else {}
+    members: dict[int | None, list[str]] = {}  # cluster (id of its module) -> node ids
+    for node_id in graph.sequence:
+        m = home.get(node_id)
+        members.setdefault(None if m is None else id(m), []).append(node_id)
+    attrs: dict[str, dict[str, str]] = {}
     for t in graph.tensors:
         kind = graph.kind(t)
         label = _tensor_label(t, modules.name(t), kind, show_values, show_grads)
-        attrs_of[graph.ids[id(t)]] = {"label": label, **_STYLES[kind]}
+        attrs[graph.ids[id(t)]] = {"label": label, **_STYLES[kind]}
     for op_id, node, _ in graph.ops:
-        attrs_of[op_id] = {"label": _op_label(node, show_rules), **_STYLES["op"]}
-    nodes = [(node_id, attrs_of[node_id]) for node_id in graph.sequence]
-
-    # clusters: each module used, inside its parent module's cluster
-    cluster_of: dict[int, int] = {}
-    children: dict[int | None, list] = {None: []}
-    for m in dict.fromkeys(home.values()):
-        chain = [m]
-        while (p := modules.parent(chain[-1])) is not None:
-            chain.append(p)
-        parent = None
-        for a in reversed(chain):
-            if id(a) not in cluster_of:
-                cluster_of[id(a)] = len(cluster_of)
-                children[parent].append(a)
-                children[id(a)] = []
-            parent = id(a)
-    members: dict[int | None, list] = {}
-    for node_id, attrs in nodes:
-        m = home.get(node_id)
-        members.setdefault(None if m is None else id(m), []).append((node_id, attrs))
+        attrs[op_id] = {"label": _op_label(node, show_rules), **_STYLES["op"]}
+    clusters = _cluster_tree(home.values(), modules)
 
     def emit(sub: graphviz.Digraph, key: int | None, depth: int) -> None:
-        for node_id, attrs in members.get(key, []):
-            sub.node(node_id, **attrs)
-        for m in children[key]:
-            with sub.subgraph(name=f"cluster_{cluster_of[id(m)]}") as c:
+        for node_id in members.get(key, []):
+            sub.node(node_id, **attrs[node_id])
+        for number, m in clusters[key]:
+            with sub.subgraph(name=f"cluster_{number}") as c:
                 c.attr(label=modules.label(m), labeljust="l", fontsize="11",
                        style="rounded,filled", color="#A7B4C6",
                        fillcolor=_CLUSTER_FILLS[depth % len(_CLUSTER_FILLS)])
@@ -208,9 +179,46 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
             dot.edge(graph.ids[id(x)], op_id, **label)
         dot.edge(op_id, graph.ids[id(out)])
     if legend:
-        _add_legend(dot, [k for k in _STYLES if k == "op" and graph.ops or any(
-            graph.kind(t) == k for t in graph.tensors)], direction)
+        present = {graph.kind(t) for t in graph.tensors} | ({"op"} if graph.ops else set())
+        _add_legend(dot, [kind for kind in _STYLES if kind in present], direction)
     return dot
+
+
+def _homes(graph: _Graph) -> dict[str, object]:
+    """The module whose cluster each node sits in: an op and its output in the module that
+    ran the op, a parameter in the one module that uses it; other nodes in none."""
+    home: dict[str, object] = {}
+    users: dict[int, dict[int, object]] = {}  # tensor -> the modules of the ops using it
+    for op_id, node, out in graph.ops:
+        if node.module is not None:
+            home[op_id] = home[graph.ids[id(out)]] = node.module
+        for x in node.inputs:
+            users.setdefault(id(x), {})[id(node.module)] = node.module
+    for t in graph.tensors:
+        owners = list(users.get(id(t), {}).values())
+        if graph.kind(t) == "parameter" and len(owners) == 1 and owners[0] is not None:
+            home[graph.ids[id(t)]] = owners[0]
+    return home
+
+
+def _cluster_tree(used, modules: _Modules) -> dict[int | None, list[tuple[int, object]]]:
+    """Parent (id of a module, None for the top) -> its child clusters (number, module).
+
+    Every module used, inside the clusters of its ancestors (which exist even when they made
+    no op themselves); numbered in order of first use, so the numbers are stable.
+    """
+    children: dict[int | None, list[tuple[int, object]]] = {None: []}
+    for m in {id(m): m for m in used}.values():
+        chain = [m]
+        while (p := modules.parent(chain[-1])) is not None:
+            chain.append(p)
+        parent = None
+        for a in reversed(chain):
+            if id(a) not in children:
+                children[parent].append((len(children) - 1, a))
+                children[id(a)] = []
+            parent = id(a)
+    return children
 
 
 def _add_legend(dot: graphviz.Digraph, kinds: list[str], direction: str) -> None:

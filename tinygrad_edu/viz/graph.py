@@ -1,7 +1,7 @@
 """The graph behind a tensor, numbered for drawing: tensors, ops, modules, backward rules.
 
-Shared by `draw` (graphviz pictures) and `text` (explain, text_graph). Node ids follow the
-topological order that backward uses, so the same graph always gets the same ids.
+Shared by `draw` (graphviz pictures) and `text` (explain, text_graph). Node ids follow a
+fixed topological order, so the same graph always gets the same ids.
 """
 
 from __future__ import annotations
@@ -140,9 +140,8 @@ class _Modules:
         for _, node, _ in graph.ops:
             if node.module is not None:
                 seen.setdefault(id(node.module), node.module)
-        self.seen = list(seen.values())
         candidates = ([model] if model is not None else []) + [
-            m for m in self.seen if m is not model]
+            m for m in seen.values() if m is not model]
         inner = {id(c): {id(s) for _, s in _named(c, "named_modules") if s is not c}
                  for c in candidates}
         roots = [c for c in candidates
@@ -158,9 +157,8 @@ class _Modules:
             for path, p in _named(root, "named_parameters"):
                 self.param_names.setdefault(id(p), path)
         self.has_model = model is not None
-        raw = {key: (f"{path} ({type(m).__name__})" if path else type(m).__name__)
-               for key, m in ((id(m), m) for m in self.by_path.values())
-               for _, path in [self.path[key]]}
+        raw = {id(m): f"{path} ({type(m).__name__})" if path else type(m).__name__
+               for (_, path), m in self.by_path.items()}  # `fc1 (Linear)`, or `MLP`
         counts, seen_labels = Counter(raw.values()), Counter()
         self.labels: dict[int, str] = {}
         for key, label in raw.items():
@@ -268,6 +266,8 @@ def retain_grads(tensor: Tensor) -> Tensor:
     >>> h.grad
     Tensor([1., 0.], dtype=float32)
     """
-    for t in _Graph(tensor, "retain_grads", max_nodes=10**12).order:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"retain_grads: expected a Tensor, got {type(tensor).__name__}")
+    for t in _display_order(tensor, "retain_grads"):
         t.retain_grad()
     return tensor
