@@ -33,6 +33,25 @@ def text_graph(tensor: Tensor, *, model=None, max_nodes: int = 300) -> str:
     A value used twice is drawn once, tagged `[1]`, and referred to by its tag afterwards.
     Needs no graphviz.
 
+    Parameters
+    ----------
+    tensor : Tensor
+        The output to start from.
+    model : Module, optional
+        Names parameters and modules by their paths in it (see `draw_graph`).
+    max_nodes : int
+        Raise ValueError for a graph with more nodes (tensors plus ops).
+
+    Returns
+    -------
+    str
+        One line per tensor; it prints itself without quotes at the prompt.
+
+    Raises
+    ------
+    GraphError
+        If backward already freed the graph.
+
     Examples
     --------
     >>> from tinygrad_edu import Tensor
@@ -84,6 +103,25 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
     Each step names the op, its backward rule, the gradient `g` arriving at its output
     (shape, size, and which steps it came from) and the gradient it sends to each input
     (shape, size, and where it goes: a later step, or a leaf's `.grad`).
+
+    Parameters
+    ----------
+    loss : Tensor
+        The tensor `.backward()` would start from.
+    model : Module, optional
+        Names parameters and modules by their paths in it (see `draw_graph`).
+    max_nodes : int
+        Raise ValueError for a graph with more nodes (tensors plus ops).
+
+    Returns
+    -------
+    str
+        A header, the steps, and the leaves that receive `.grad`; prints without quotes.
+
+    Raises
+    ------
+    GraphError
+        If backward already freed the graph, or `loss` does not require grad.
 
     Examples
     --------
