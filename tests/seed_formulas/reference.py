@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, testing
+from tinygrad_edu.testing import assert_grads_close
 from tinygrad_edu.testing import strategies as tst
 
 # .backward() against a closed form: both are float64 computations of the same numbers, so
@@ -21,6 +23,18 @@ from tinygrad_edu.testing import strategies as tst
 # truncation error of central differences.
 ATOL = 1e-10
 RTOL = 1e-8
+# central differences against a closed form: gradcheck's own tolerances
+NUMERICAL_ATOL = testing.ATOL
+NUMERICAL_RTOL = testing.RTOL
+
+
+
+def assert_disagrees(found, written, name: str) -> None:
+    """An erratum's written form fails the check the correct form passes, even at gradcheck's
+    looser tolerances (a different shape counts as a disagreement too)."""
+    with pytest.raises(AssertionError):
+        assert_grads_close(found, written, NUMERICAL_ATOL, NUMERICAL_RTOL, name)
+
 
 # Sizes kept small for the `ci` profile.
 MAX_IN, MAX_HIDDEN, MAX_CLASSES, MAX_BATCH = 8, 6, 5, 6
