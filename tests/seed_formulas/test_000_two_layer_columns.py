@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, grad
 from tinygrad_edu.nn import functional as F
+from tinygrad_edu.optim import SGD
 from tinygrad_edu.testing import assert_grads_close
 
 from .reference import (
@@ -114,7 +115,6 @@ def test_000_update(data, alpha):
 
     dw is the document's closed form (000-dW1 .. 000-db2), computed by hand in numpy.
     """
-    optim = pytest.importorskip("tinygrad_edu.optim")
     net = draw_two_layer_net(data)
     ref = numpy_forward(net)
     dZ2 = ref.A2 - net.Y
@@ -126,7 +126,7 @@ def test_000_update(data, alpha):
         "b2": net.b2 - alpha * dZ2.sum(axis=1, keepdims=True) / net.m,
     }
     params, fwd = _engine(net)
-    opt = optim.SGD(params, lr=alpha)
+    opt = SGD(params, lr=alpha)
     opt.zero_grad()
     fwd.loss.backward()
     opt.step()

@@ -7,12 +7,12 @@ the document's closed form computed in numpy. Derivations: docs/derivations.md, 
 """
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, grad
 from tinygrad_edu.nn import functional as F
+from tinygrad_edu.optim import SGD
 from tinygrad_edu.testing import assert_grads_close
 from tinygrad_edu.testing import strategies as tst
 
@@ -201,12 +201,11 @@ def test_001_eq44_45(data, alpha):
 
     dL/dw and dL/db are the closed forms of eq. 35-40, computed by hand in numpy.
     """
-    optim = pytest.importorskip("tinygrad_edu.optim")
     mlp, hidden, y = _draw_network(data)
     _, dWs, dbs = _closed_form(mlp, hidden, y)
     params, _, loss = _engine(mlp, hidden, y)
     flat = [p for pair in params for p in pair]
-    opt = optim.SGD(flat, lr=alpha)
+    opt = SGD(flat, lr=alpha)
     opt.zero_grad()
     loss.backward()
     opt.step()
