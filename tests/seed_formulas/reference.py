@@ -28,10 +28,11 @@ NUMERICAL_ATOL = testing.ATOL
 NUMERICAL_RTOL = testing.RTOL
 
 
-
 def assert_disagrees(found, written, name: str) -> None:
-    """An erratum's written form fails the check the correct form passes, even at gradcheck's
-    looser tolerances (a different shape counts as a disagreement too)."""
+    """Assert that an erratum's written form fails the check the correct form passes.
+
+    Even at gradcheck's looser tolerances; a different shape counts as a disagreement too.
+    """
     with pytest.raises(AssertionError):
         assert_grads_close(found, written, NUMERICAL_ATOL, NUMERICAL_RTOL, name)
 

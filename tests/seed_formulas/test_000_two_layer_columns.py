@@ -157,10 +157,9 @@ def test_000_argmax_erratum(data):
     # argmax is a class index whose probability is that maximum, the largest in its column
     assert argmax.dtype.kind == "i" and np.all((argmax >= 0) & (argmax < C))
     np.testing.assert_array_equal(A2.data[argmax, np.arange(net.m)], written)
-    np.testing.assert_array_equal(argmax, np.argmax(numpy_forward(net).A2, axis=0))
-    # a network whose predictions are the labels scores 100% with argmax, 0% with max
-    perfect = argmax.copy()
-    assert np.mean(argmax == perfect) == 1.0 and np.mean(written == perfect) == 0.0
+    assert np.all(A2.data <= written)
+    # even against labels equal to the network's own predictions, max scores 0%
+    assert np.mean(written == argmax) == 0.0
 
 
 @given(data=st.data())
