@@ -63,7 +63,7 @@ MODES = {
     "quick": {"rounds": 7, "block": 0.1, "warmup": 0.2, "epoch_rounds": 3,
               "chain": [(10_000, 3), (100_000, 1), (1_000_000, 1)], "memory_samples": 60_000},
     "smoke": {"rounds": 2, "block": 0.0, "warmup": 0.0, "epoch_rounds": 1,
-              "chain": [(1_000, 1), (10_000, 1)], "memory_samples": 1_280},
+              "chain": [(1_000, 1), (5_000, 1)], "memory_samples": 512},
 }
 
 

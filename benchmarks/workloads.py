@@ -283,7 +283,7 @@ def _inference_workload(name, description, batch, seed=0):
 SIZES = {
     #          W2 samples, W3 sample set, epoch samples, inference batch
     "full": {"w2_m": 10_000, "w3_n": 256, "epoch_n": 60_000, "infer_b": 1_000},
-    "smoke": {"w2_m": 500, "w3_n": 16, "epoch_n": 1_024, "infer_b": 100},
+    "smoke": {"w2_m": 500, "w3_n": 16, "epoch_n": 256, "infer_b": 100},
 }
 
 
