@@ -142,7 +142,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
-    for root, seed in zip(roots, seeds, strict=True):
+    for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         _accumulate(grads, owned, root, seed, create_graph)
     leaf_arrays = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
     anomaly = state.anomaly
@@ -184,7 +184,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     _accumulate(grads, owned, x, gx, create_graph)
             if not retain_graph:
                 node.release()
-    for root, seed in zip(roots, seeds, strict=True):  # a leaf root is its own gradient
+    for root, seed in zip(roots, seeds):  # noqa: B905 - a leaf root is its own gradient
         if root._ctx is None:
             deliver(root, seed)
     function._generation[0] += 1
