@@ -131,14 +131,14 @@ def gc_cycles_per_step(workload: Workload, steps: int = 20) -> float:
     return found / steps
 
 
-def run_chain(sizes, frameworks) -> dict:
+def run_chain(sizes, frameworks, clock=time.perf_counter) -> dict:
     result = {}
     for fw in frameworks:
         if fw not in chain.RUNNERS:
             continue
         rows = []
         for n_ops, reps in sizes:
-            runs = [chain.RUNNERS[fw](n_ops) for _ in range(reps)]
+            runs = [chain.RUNNERS[fw](n_ops, clock) for _ in range(reps)]
             forward = statistics.median(r[0] for r in runs)
             backward = statistics.median(r[1] for r in runs)
             grad_ok = all(np.isclose(r[2], chain.expected_grad(n_ops), rtol=1e-9) for r in runs)
@@ -313,7 +313,7 @@ def main(argv=None) -> dict:
             report["gc_cycles_per_step"] = gc_cycles_per_step(workload)
     if not only or "CHAIN" in only:
         print("timing the deep chain ...", file=sys.stderr, flush=True)
-        report["chain"] = run_chain(settings["chain"], frameworks)
+        report["chain"] = run_chain(settings["chain"], frameworks, clock)
     if not only or "MEMORY" in only:
         print("measuring memory ...", file=sys.stderr, flush=True)
         report["memory"] = run_memory(settings["memory_samples"], frameworks, args.threads)
