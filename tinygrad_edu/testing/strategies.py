@@ -39,10 +39,23 @@ def floats(dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
     straddles the kink.
     """
     width = 32 if np.dtype(dtype) == np.float32 else 64
+    min_value, max_value = _bounds_for(dtype, min_value, max_value)
     base = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
     if min_magnitude > 0:
         return base.filter(lambda v: abs(v) >= min_magnitude)
     return base
+
+
+def _bounds_for(dtype, min_value: float, max_value: float) -> tuple[float, float]:
+    """Bounds rounded inwards to the nearest values of `dtype` (0.1 is not a float32)."""
+    if np.dtype(dtype) != np.float32:
+        return min_value, max_value
+    low, high = np.float32(min_value), np.float32(max_value)
+    if low < min_value:
+        low = np.nextafter(low, np.float32(np.inf))
+    if high > max_value:
+        high = np.nextafter(high, np.float32(-np.inf))
+    return float(low), float(high)
 
 
 def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 1,
@@ -159,3 +172,82 @@ def mlp_params(draw, sizes=None, layout: str = "rows", dtype=np.float64,
         params.append((draw(arrays(w_shape, dtype, min_value, max_value)),
                        draw(arrays(b_shape, dtype, min_value, max_value))))
     return params
+
+
+# ---- Added with the test suite: values kept away from kinks and from ties -------------------
+# Central differences straddle a kink when a value lies within EPS of it; these strategies keep
+# every value a chosen distance away (from fixed points, or from every other value).
+
+
+def arrays_avoiding(points, min_distance: float = 1e-3, shape=None, dtype=np.float64,
+                    min_value: float = -10.0, max_value: float = 10.0,
+                    **shape_options) -> st.SearchStrategy[np.ndarray]:
+    """Arrays whose values all lie at least `min_distance` from each of `points`.
+
+    For ops with kinks away from 0, such as `clamp(-1, 1)` (kinks at -1 and 1);
+    `arrays(min_magnitude=d)` is the case `points=(0,)`.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(arrays_avoiding((-1.0, 1.0), 0.01, shape=(4,)))
+    ... def test_clamp_sees_no_kink(x):
+    ...     assert (np.abs(x - 1.0) >= 0.01).all() and (np.abs(x + 1.0) >= 0.01).all()
+    >>> test_clamp_sees_no_kink()
+    """
+    points = tuple(float(p) for p in points)
+    elements = floats(dtype, min_value, max_value).filter(
+        lambda v: all(abs(v - p) >= min_distance for p in points))
+    shape = shapes(**shape_options) if shape is None else shape
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+@st.composite
+def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0,
+                    max_value: float = 10.0, min_gap: float = 0.01,
+                    **shape_options) -> np.ndarray:
+    """Arrays whose values are pairwise at least `min_gap` apart: no near-ties.
+
+    For `max`, `min`, `maximum`: a central difference at a near-tie sees the other element
+    take over. Values lie on a grid of step `min_gap` within [min_value, max_value], so an
+    array holds at most (max_value - min_value) / min_gap + 1 elements.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(distinct_arrays((3, 4)))
+    ... def test_no_near_ties(x):
+    ...     assert np.diff(np.sort(x, axis=None)).min() >= 0.01 - 1e-12
+    >>> test_no_near_ties()
+    """
+    if shape is None:
+        shape = draw(shapes(**shape_options))
+    elif isinstance(shape, st.SearchStrategy):
+        shape = draw(shape)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    size = int(np.prod(shape))
+    low, high = int(np.ceil(min_value / min_gap)), int(np.floor(max_value / min_gap))
+    if size - 1 > high - low:
+        raise ValueError(f"distinct_arrays: {size} values {min_gap} apart do not fit in "
+                         f"[{min_value}, {max_value}]; widen the range or lower min_gap")
+    # Draw grid points freely (ties allowed), then add each one's rank: the sorted values
+    # k_(0) + 0 < k_(1) + 1 < ... become distinct, and the result shrinks towards a ramp.
+    steps = draw(hnp.arrays(np.int64, shape, elements=st.integers(low, high - max(size - 1, 0))))
+    flat = steps.reshape(-1)
+    flat[np.argsort(flat, kind="stable")] += np.arange(size)
+    return (flat.reshape(shape) * min_gap).astype(dtype)
+
+
+@st.composite
+def distinct_broadcastable_arrays(draw, num: int = 2, dtype=np.float64, min_dims: int = 0,
+                                  max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE,
+                                  **value_options) -> tuple[np.ndarray, ...]:
+    """Like `broadcastable_arrays`, with all values of all arrays pairwise apart (see
+    `distinct_arrays`): for elementwise `maximum` and `minimum` without near-ties."""
+    found = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=num, min_dims=min_dims, max_dims=max_dims, max_side=max_side))
+    sizes = [int(np.prod(s)) for s in found.input_shapes]
+    flat = draw(distinct_arrays((sum(sizes),), dtype, **value_options))
+    ends = np.cumsum(sizes)
+    return tuple(flat[end - size:end].reshape(s)
+                 for s, size, end in zip(found.input_shapes, sizes, ends, strict=True))
