@@ -30,6 +30,11 @@ class _GradMode(contextlib.ContextDecorator):
         state.grad_enabled = self._saved.pop()
         return False
 
+    def _recreate_cm(self):
+        # a fresh one per call of a decorated function: calls in two threads must not share
+        # the saved modes (one thread would restore the other's)
+        return _GradMode(self.enabled)
+
 
 def no_grad() -> _GradMode:
     """Record nothing inside: for inference and for updating parameters.
@@ -144,7 +149,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
     for root, seed in zip(roots, seeds, strict=True):
         _accumulate(grads, owned, root, seed, create_graph)
-    leaf_arrays: set[int] = set()
+    leaf_arrays = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
 
     def deliver(t: Tensor, g: Tensor) -> None:
         if targets is not None:
@@ -161,7 +166,14 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if t._retains_grad or (targets is not None and id(t) in targets):
                 deliver(t, g)
             node = t._ctx
-            in_grads = node.backward(g)
+            if state.anomaly:  # check the rule's results below, named for this op, rather
+                state.anomaly = False  # than the primitive ops the rule is built from
+                try:
+                    in_grads = node.backward(g)
+                finally:
+                    state.anomaly = True
+            else:
+                in_grads = node.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad, strict=True):

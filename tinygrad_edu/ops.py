@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError, broadcast_error
+from .errors import ShapeError, broadcast_error, fmt_shapes
 from .function import Function
 from .shapes import normalize_dim, normalize_dims, reduced_shape
 
@@ -88,7 +88,9 @@ class Pow(_Broadcasting):
 
     def backward(self, grad):
         x, y = self.inputs
-        gx = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None  # dout/dx = y x^(y-1)
+        # dout/dx = y x^(y-1); where y == 0 it is 0, so use x^0 there instead of 0 * (1/x)
+        power = y - _const(y.data != 0) if self.needs_input_grad[0] else None
+        gx = grad * y * x ** power if self.needs_input_grad[0] else None
         gy = grad * self.output * x.log() if self.needs_input_grad[1] else None  # = out ln x
         return gx, gy
 
@@ -108,6 +110,15 @@ class Maximum(_Broadcasting):
 
 class Where(_Broadcasting):
     """out = x where condition else y (the condition is a constant)"""
+
+    def explain_error(self, inputs, params, exc):
+        shapes = [params["condition"].shape] + [t.shape for t in inputs]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            return ShapeError(f"where: condition, x and y of shapes {fmt_shapes(shapes)} do not "
+                              "broadcast; reshape the condition or an operand so they line up")
+        return super().explain_error(inputs, params, exc)
 
     def forward(self, x, y, condition):
         self.condition = condition
@@ -420,12 +431,13 @@ class Permute(Function):
     """out = x with its dims reordered"""
 
     def forward(self, x, dims):
-        if sorted(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims) != list(
-                range(x.ndim)):
+        order = tuple(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims)
+        if sorted(order) != list(range(x.ndim)):
             raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
-                             f"{x.ndim} dims of a tensor of shape {x.shape}")
-        self.dims = dims
-        return x.transpose(dims)
+                             f"{x.ndim} dims of a tensor of shape {x.shape}; name each of "
+                             f"0..{x.ndim - 1} exactly once")
+        self.dims = order                            # non-negative: argsort inverts it
+        return x.transpose(order)
 
     def backward(self, grad):
         return grad.permute(tuple(np.argsort(self.dims)))  # the inverse reordering

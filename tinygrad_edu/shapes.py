@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError, broadcast_error, dim_error
+from .errors import DimError, ShapeError, broadcast_error, dim_error
 
 
 def normalize_dim(dim: int, ndim: int, op: str, shape=None) -> int:
@@ -24,7 +24,8 @@ def normalize_dims(dim, shape, op: str) -> tuple[int, ...]:
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     out = tuple(sorted({normalize_dim(d, ndim, op, shape) for d in dims}))
     if len(out) != len(dims):
-        raise ValueError(f"{op}: dim {dim} names a dim twice")
+        raise DimError(f"{op}: dim {dim} names a dim twice for a tensor of shape "
+                       f"{tuple(shape)}; list each dim once")
     return out
 
 

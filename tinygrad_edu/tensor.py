@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import ops
-from .errors import DtypeError
+from .errors import DimError, DtypeError
 from .function import Function
+from .shapes import normalize_dims
 
 Scalar = int | float | bool
 
@@ -313,6 +314,7 @@ class Tensor:
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over `dim` (all dims by default): the sum divided by the count."""
+        normalize_dims(dim, self.shape, "mean")  # errors name mean, not the sum inside it
         total = self.sum(dim, keepdim)
         count = self.data.size // total.data.size if total.data.size else 0
         return total * (1.0 / count if count else float("nan"))
@@ -323,6 +325,7 @@ class Tensor:
 
     def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Smallest value over `dim`. Ties split the gradient evenly among the minima."""
+        normalize_dims(dim, self.shape, "min")  # errors name min, not the max inside it
         return -ops.Max.apply(-self, dim=dim, keepdim=keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -354,6 +357,9 @@ class Tensor:
             return self.reshape(1)
         s = normalize_dim(start_dim, self.ndim, "flatten", self.shape)
         e = normalize_dim(end_dim, self.ndim, "flatten", self.shape)
+        if s > e:
+            raise DimError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                           f"tensor of shape {self.shape}; swap them")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def unsqueeze(self, dim: int) -> Tensor:

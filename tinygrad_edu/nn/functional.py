@@ -65,7 +65,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     elif target.dtype.kind == "f":
         if target.shape != logits.shape:
             raise ShapeError(f"cross_entropy: probability targets must have the logits' shape "
-                             f"{logits.shape}, got {target.shape}")
+                             f"{logits.shape}, got {target.shape}; for class indices pass "
+                             "integers (target.astype(np.int64))")
     else:
         raise DtypeError(f"cross_entropy: target must hold integer class indices or float "
                          f"probabilities, got dtype {target.dtype}")

@@ -251,3 +251,22 @@ def distinct_broadcastable_arrays(draw, num: int = 2, dtype=np.float64, min_dims
     ends = np.cumsum(sizes)
     return tuple(flat[end - size:end].reshape(s)
                  for s, size, end in zip(found.input_shapes, sizes, ends, strict=True))
+
+
+def reduction_dims(ndim: int, allow_none: bool = True) -> st.SearchStrategy:
+    """A `dim` argument for a reduction over an `ndim`-dim tensor: None (all dims, if
+    `allow_none`), one dim, or a tuple of distinct dims; negative dims included.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(reduction_dims(3))
+    ... def test_sum_keeps_the_other_dims(dim):
+    ...     x = np.ones((2, 3, 4))
+    ...     assert x.sum(axis=dim).size <= x.size
+    >>> test_sum_keeps_the_other_dims()
+    """
+    options = [st.none()] if allow_none else []
+    if ndim:
+        options += [st.integers(-ndim, ndim - 1), hnp.valid_tuple_axes(ndim, min_size=1)]
+    return st.one_of(options) if options else st.just(())
