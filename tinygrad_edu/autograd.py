@@ -142,8 +142,9 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     for root in roots:
         if not root.requires_grad:
             raise GraphError(
-                "backward: this tensor does not require grad and no op recorded it; create "
-                "the inputs with requires_grad=True (and do not compute it under no_grad)")
+                f"backward: this tensor (shape {root.shape}) does not require grad and no op "
+                "recorded it; create the inputs with requires_grad=True (and do not compute it "
+                "under no_grad)")
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
@@ -267,10 +268,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs, strict=True)]
-    for x in inputs:
+    for i, x in enumerate(inputs):
         if not x.requires_grad:
-            raise GraphError("grad: an input does not require grad; create it with "
-                             "requires_grad=True")
+            raise GraphError(f"grad: input {i} (shape {x.shape}) does not require grad; create "
+                             "it with requires_grad=True")
     targets: dict[int, Tensor | None] = {id(x): None for x in inputs}
     retain = create_graph if retain_graph is None else retain_graph
     _run_backward(outputs, seeds, retain, create_graph, targets)

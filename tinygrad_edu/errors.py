@@ -52,9 +52,11 @@ def broadcast_error(op: str, shapes) -> ShapeError:
     )
 
 
-def dim_error(op: str, dim, shape) -> DimError:
+def dim_error(op: str, dim, shape, valid_ndim: int | None = None) -> DimError:
+    """`valid_ndim`: how many dims `dim` may name, when not the tensor's own (unsqueeze: +1)."""
     ndim = len(shape)
-    valid = f"[{-ndim}, {ndim - 1}]" if ndim else "none (a 0-d tensor has no dims; use dim=None)"
+    n = ndim if valid_ndim is None else valid_ndim
+    valid = f"[{-n}, {n - 1}]" if n else "none (a 0-d tensor has no dims; use dim=None)"
     return DimError(
         f"{op}: dim {dim} is out of range for a tensor of shape {tuple(shape)} "
         f"(ndim {ndim}); valid dims: {valid}"

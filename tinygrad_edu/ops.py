@@ -521,6 +521,8 @@ class Cat(Function):
                                            self.needs_input_grad, strict=True))
 
     def explain_error(self, inputs, params, exc):
+        if not inputs:
+            return ValueError("cat: needs at least one tensor; pass a non-empty list")
         return ShapeError(f"cat: shapes {[t.shape for t in inputs]} must match in every dim "
                           f"but dim {params.get('dim', 0)}")
 
@@ -540,4 +542,6 @@ class Stack(Function):
                      for i, need in enumerate(self.needs_input_grad))
 
     def explain_error(self, inputs, params, exc):
+        if not inputs:
+            return ValueError("stack: needs at least one tensor; pass a non-empty list")
         return ShapeError(f"stack: shapes {[t.shape for t in inputs]} must all be equal")

@@ -13,7 +13,7 @@ def normalize_dim(dim: int, ndim: int, op: str, shape=None) -> int:
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if -ndim <= dim < ndim:
         return int(dim) % ndim
-    raise dim_error(op, dim, shape if shape is not None else (None,) * ndim)
+    raise dim_error(op, dim, shape if shape is not None else (None,) * ndim, ndim)
 
 
 def normalize_dims(dim, shape, op: str) -> tuple[int, ...]:

@@ -127,7 +127,8 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place on a leaf; returns self."""
         if requires_grad and self.dtype.kind != "f":
-            raise DtypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
+            raise DtypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}; "
+                             "convert first, for example t.astype(np.float32)")
         self.requires_grad = requires_grad
         return self
 
