@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tinygrad_edu import Tensor, maximum, minimum, where
 from tinygrad_edu.testing import strategies as tst
 
-GRAD_SIZE = {"max_dims": 3, "max_side": 4}  # numerical gradients cost 2 calls per element
+GRAD_SIZE = {"max_dims": 3, "max_side": 3}  # numerical gradients cost 2 calls per element
 
 
 @dataclass(frozen=True)

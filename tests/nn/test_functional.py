@@ -46,15 +46,15 @@ def np_nll_loss(log_probs, target, reduction="mean"):
 # ---- cross_entropy --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("kind", KINDS)
 @given(data=st.data())
-def test_cross_entropy_matches_numpy(kind, reduction, data):
+def test_cross_entropy_matches_numpy_for_each_reduction(kind, data):
     logits, target = data.draw(tst.logits_and_targets(kind=kind))
-    out = F.cross_entropy(Tensor(logits), target, reduction=reduction)
-    expected = np_cross_entropy(logits, target, reduction)
-    assert out.shape == np.shape(expected)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    for reduction in REDUCTIONS:
+        out = F.cross_entropy(Tensor(logits), target, reduction=reduction)
+        expected = np_cross_entropy(logits, target, reduction)
+        assert out.shape == np.shape(expected)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -86,18 +86,18 @@ def test_cross_entropy_with_one_hot_probabilities_equals_class_indices(pair):
     np.testing.assert_allclose(by_index.grad.data, by_probs.grad.data, atol=1e-14)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@given(data=st.data())
-def test_cross_entropy_equals_nll_loss_of_log_softmax(reduction, data):
-    logits, labels = data.draw(tst.logits_and_targets(kind="index"))
-    fused = Tensor(logits, requires_grad=True)
-    composed = Tensor(logits, requires_grad=True)
-    a = F.cross_entropy(fused, labels, reduction=reduction)
-    b = F.nll_loss(F.log_softmax(composed, dim=1), labels, reduction=reduction)
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-12)
-    a.sum().backward()
-    b.sum().backward()
-    assert_grads_close(fused.grad, composed.grad, atol=1e-12)
+@given(pair=tst.logits_and_targets(kind="index"))
+def test_cross_entropy_equals_nll_loss_of_log_softmax(pair):
+    logits, labels = pair
+    for reduction in REDUCTIONS:
+        fused = Tensor(logits, requires_grad=True)
+        composed = Tensor(logits, requires_grad=True)
+        a = F.cross_entropy(fused, labels, reduction=reduction)
+        b = F.nll_loss(F.log_softmax(composed, dim=1), labels, reduction=reduction)
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-12)
+        a.sum().backward()
+        b.sum().backward()
+        assert_grads_close(fused.grad, composed.grad, atol=1e-12)
 
 
 @given(tst.arrays((2, 3, 4)), st.sampled_from(REDUCTIONS))
@@ -143,14 +143,14 @@ def test_cross_entropy_mean_of_an_empty_batch_is_nan():
 # ---- nll_loss and mse_loss ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(pair=tst.logits_and_targets(kind="index"))
-def test_nll_loss_matches_numpy(reduction, pair):
+def test_nll_loss_matches_numpy_for_each_reduction(pair):
     logits, labels = pair
     log_probs = _np_log_softmax(logits, 1)
-    out = F.nll_loss(Tensor(log_probs), labels, reduction=reduction)
-    np.testing.assert_allclose(out.data, np_nll_loss(log_probs, labels, reduction),
-                               rtol=1e-12)
+    for reduction in REDUCTIONS:
+        out = F.nll_loss(Tensor(log_probs), labels, reduction=reduction)
+        np.testing.assert_allclose(out.data, np_nll_loss(log_probs, labels, reduction),
+                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -160,13 +160,13 @@ def test_nll_loss_grad_matches_numerical(reduction, pair):
     check_grad(lambda x: F.nll_loss(x, labels, reduction=reduction), logits)
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(data=st.data())
-def test_mse_loss_matches_numpy(reduction, data):
+def test_mse_loss_matches_numpy_for_each_reduction(data):
     x = data.draw(tst.arrays())
     y = data.draw(tst.arrays(x.shape))
-    out = F.mse_loss(Tensor(x), y, reduction=reduction)
-    np.testing.assert_allclose(out.data, _np_reduce((x - y) ** 2, reduction), rtol=1e-12)
+    for reduction in REDUCTIONS:
+        out = F.mse_loss(Tensor(x), y, reduction=reduction)
+        np.testing.assert_allclose(out.data, _np_reduce((x - y) ** 2, reduction), rtol=1e-12)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

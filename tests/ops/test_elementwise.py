@@ -56,7 +56,7 @@ def test_add_grad_counts_how_often_each_element_was_broadcast(arrays):
     np.testing.assert_array_equal(y.grad.data, np.full(y.shape, out.data.size / y.data.size))
 
 
-@given(arrays=tst.broadcastable_arrays(3, min_magnitude=0.5))
+@given(arrays=tst.broadcastable_arrays(3, min_magnitude=0.5, **GRAD_SIZE))
 def test_three_way_broadcast_grad_matches_numerical(arrays):
     assert gradcheck(lambda x, y, z: x * y / z + z, arrays)
 

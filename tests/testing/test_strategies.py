@@ -155,6 +155,11 @@ def test_arrays_avoiding_keep_away_from_the_points(x):
     assert (np.abs(x) <= 3.0).all()
 
 
+def test_arrays_avoiding_refuse_a_range_with_no_room():
+    with pytest.raises(ValueError, match=r"no value in \[-1\.0, 1\.0\] lies 2\.0 away"):
+        tst.arrays_avoiding((0.0,), 2.0, min_value=-1.0, max_value=1.0)
+
+
 @given(tst.distinct_arrays(min_gap=0.5, min_value=-20.0, max_value=20.0))
 def test_distinct_arrays_are_pairwise_apart(x):
     values = np.sort(x, axis=None)

@@ -38,12 +38,30 @@ def floats(dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
     `min_magnitude` keeps values away from a kink at 0 (relu, abs) where a central difference
     straddles the kink.
     """
+    if min_magnitude > 0:
+        return _floats_avoiding(dtype, min_value, max_value, (0.0,), min_magnitude)
     width = 32 if np.dtype(dtype) == np.float32 else 64
     min_value, max_value = _bounds_for(dtype, min_value, max_value)
-    base = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
-    if min_magnitude > 0:
-        return base.filter(lambda v: abs(v) >= min_magnitude)
-    return base
+    return st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
+
+
+def _floats_avoiding(dtype, min_value: float, max_value: float, points,
+                     distance: float) -> st.SearchStrategy[float]:
+    """Floats in [min_value, max_value] at least `distance` from each point: one strategy per
+    gap between the points (no filtering, so no example is thrown away)."""
+    gaps, low = [], min_value
+    for p in sorted(float(p) for p in points):
+        high = float(np.nextafter(p - distance, -np.inf))   # rounding never brings it closer
+        if high >= low:
+            gaps.append((low, min(high, max_value)))
+        low = max(low, float(np.nextafter(p + distance, np.inf)))
+    if low <= max_value:
+        gaps.append((low, max_value))
+    gaps = [(a, b) for a, b in gaps if a <= b]
+    if not gaps:
+        raise ValueError(f"floats: no value in [{min_value}, {max_value}] lies {distance} away "
+                         f"from {tuple(points)}; widen the range or lower the distance")
+    return st.one_of([floats(dtype, a, b) for a, b in gaps])
 
 
 def _bounds_for(dtype, min_value: float, max_value: float) -> tuple[float, float]:
@@ -195,9 +213,7 @@ def arrays_avoiding(points, min_distance: float = 1e-3, shape=None, dtype=np.flo
     ...     assert (np.abs(x - 1.0) >= 0.01).all() and (np.abs(x + 1.0) >= 0.01).all()
     >>> test_clamp_sees_no_kink()
     """
-    points = tuple(float(p) for p in points)
-    elements = floats(dtype, min_value, max_value).filter(
-        lambda v: all(abs(v - p) >= min_distance for p in points))
+    elements = _floats_avoiding(dtype, min_value, max_value, points, min_distance)
     shape = shapes(**shape_options) if shape is None else shape
     return hnp.arrays(dtype, shape, elements=elements)
 
