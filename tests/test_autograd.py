@@ -97,12 +97,12 @@ def test_backward_is_linear(x, a, b):
                        atol=1e-9, rtol=1e-9)
 
 
-@given(tst.broadcastable_arrays(2).filter(lambda p: p[0].shape == p[1].shape))
+@given(tst.shapes().flatmap(lambda shape: st.tuples(tst.arrays(shape), tst.arrays(shape))))
 def test_grad_of_sum_x_times_y_wrt_x_is_y(arrays):
     x, y = (Tensor(a, requires_grad=True) for a in arrays)
-    (x * y).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, arrays[1])
-    np.testing.assert_array_equal(y.grad.data, arrays[0])
+    gx, gy = grad((x * y).sum(), [x, y])
+    np.testing.assert_array_equal(gx.data, arrays[1])
+    np.testing.assert_array_equal(gy.data, arrays[0])
 
 
 def test_a_chain_of_100000_ops_backpropagates():
@@ -478,6 +478,34 @@ def test_a_user_function_records_itself_in_the_graph():
     np.testing.assert_allclose(out.data, [np.log(2.0)])
     out.sum().backward()
     np.testing.assert_allclose(x.grad.data, [0.5])
+
+
+def test_a_function_whose_backward_returns_too_few_gradients_says_so():
+    class Product(Function):
+        def forward(self, x, y):
+            return x * y
+
+        def backward(self, grad):
+            x, y = self.inputs
+            return grad * y                  # forgot dout/dy
+
+    x, y = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    with pytest.raises(GraphError, match=r"^Product\.backward returned 1 gradients for 2 inputs; "
+                       r"return one Tensor \(or None\) per input"):
+        Product.apply(x, y).sum().backward()
+
+
+def test_a_function_whose_backward_returns_numpy_says_so():
+    class Twice(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad):
+            return 2 * grad.data             # numpy: not a Tensor
+
+    with pytest.raises(TypeError, match=r"^Twice\.backward returned a ndarray, not a Tensor; "
+                       "build gradients with Tensor ops"):
+        Twice.apply(Tensor([1.0], requires_grad=True)).sum().backward()
 
 
 def test_a_function_without_forward_says_so():

@@ -177,9 +177,17 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 in_grads = node.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
+            if len(in_grads) != len(node.inputs):
+                raise GraphError(f"{node.name}.backward returned {len(in_grads)} gradients for "
+                                 f"{len(node.inputs)} inputs; return one Tensor (or None) per "
+                                 "input, in order")
             for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad, strict=True):
                 if gx is None or not need:
                     continue
+                if not isinstance(gx, Tensor):
+                    raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a "
+                                    "Tensor; build gradients with Tensor ops (so create_graph "
+                                    "can differentiate them)")
                 if gx.shape != x.shape:
                     gx = unbroadcast(gx, x.shape)
                 if gx.dtype != x.dtype:

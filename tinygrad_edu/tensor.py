@@ -300,8 +300,15 @@ class Tensor:
         return ops.Clamp.apply(self, low=min, high=max)
 
     def astype(self, dtype) -> Tensor:
-        """Convert to `dtype`; the gradient is converted back to this tensor's dtype."""
-        return self if np.dtype(dtype) == self.dtype else ops.Cast.apply(self, dtype=dtype)
+        """Convert to `dtype`; the gradient is converted back to this tensor's dtype.
+
+        A non-float result (integers, bools) is a constant: it cannot carry a gradient.
+        """
+        if np.dtype(dtype) == self.dtype:
+            return self
+        if np.dtype(dtype).kind != "f":
+            return Tensor._make(self.data.astype(dtype), False)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)

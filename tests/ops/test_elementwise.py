@@ -177,6 +177,13 @@ def test_astype_changes_dtype_and_casts_the_grad_back():
     assert x.double().dtype == np.float64 and x.double().float().dtype == np.float32
 
 
+def test_astype_to_an_integer_dtype_gives_a_constant():
+    x = Tensor([1.7, -2.2], requires_grad=True)
+    n = x.astype(np.int64)
+    assert n.dtype == np.int64 and not n.requires_grad and n.grad_fn is None
+    np.testing.assert_array_equal(n.data, [1, -2])
+
+
 def test_mixed_dtypes_promote_like_numpy_and_grads_keep_each_leaf_dtype():
     x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     y = Tensor(np.array([3.0, 4.0], dtype=np.float64), requires_grad=True)
