@@ -17,6 +17,7 @@ from tinygrad_edu import (
     cat,
     grad,
     maximum,
+    minimum,
     stack,
     where,
 )
@@ -45,7 +46,8 @@ BROADCAST_FIX = r"do not broadcast: aligned from the right.*reshape an operand"
 
 @pytest.mark.parametrize("name, op", [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b),
                                       ("mul", lambda a, b: a * b), ("div", lambda a, b: a / b),
-                                      ("pow", lambda a, b: a ** b), ("maximum", maximum)])
+                                      ("pow", lambda a, b: a ** b), ("maximum", maximum),
+                                      ("minimum", minimum)])
 def test_shapes_that_do_not_broadcast(name, op):
     with pytest.raises(ShapeError, match=rf"^{name}: shapes \(2, 3\) and \(4,\) {BROADCAST_FIX}"):
         op(_x(2, 3), _x(4))

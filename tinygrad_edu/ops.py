@@ -88,10 +88,11 @@ class Pow(_Broadcasting):
 
     def backward(self, grad):
         x, y = self.inputs
-        # dout/dx = y x^(y-1); where y == 0 it is 0, so use x^0 there instead of 0 * (1/x)
-        power = y - _const(y.data != 0) if self.needs_input_grad[0] else None
-        gx = grad * y * x ** power if self.needs_input_grad[0] else None
-        gy = grad * self.output * x.log() if self.needs_input_grad[1] else None  # = out ln x
+        gx = gy = None
+        if self.needs_input_grad[0]:  # dout/dx = y x^(y-1), which is 0 where y == 0: take x^0
+            gx = grad * y * x ** (y - _const(y.data != 0))  # there, not 0 * x^-1 (NaN at 0)
+        if self.needs_input_grad[1]:
+            gy = grad * self.output * x.log()               # dout/dy = out ln x
         return gx, gy
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from . import ops
 from .errors import DimError, DtypeError
 from .function import Function
-from .shapes import normalize_dims
+from .shapes import broadcast_shape, normalize_dims
 
 Scalar = int | float | bool
 
@@ -293,7 +293,9 @@ class Tensor:
 
     def minimum(self, other) -> Tensor:
         """Elementwise minimum; where the two are equal, each gets half the gradient."""
-        return -ops.Maximum.apply(-self, -self._lift(other))
+        other = self._lift(other)
+        broadcast_shape("minimum", self.shape, other.shape)  # errors name minimum, not maximum
+        return -ops.Maximum.apply(-self, -other)
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient is 1 inside and 0 outside."""
