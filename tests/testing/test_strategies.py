@@ -112,6 +112,13 @@ def test_soft_labels_are_probabilities_summing_to_one(pair):
     np.testing.assert_allclose(target.sum(axis=1), 1.0, rtol=1e-12)
 
 
+@given(tst.logits_and_targets(kind="soft", dtype=np.float32))
+def test_soft_labels_in_float32(pair):
+    logits, target = pair
+    assert logits.dtype == target.dtype == np.float32
+    np.testing.assert_allclose(target.sum(axis=1), 1.0, rtol=1e-6)
+
+
 def test_logits_and_targets_reject_an_unknown_kind():
     with pytest.raises(ValueError, match="kind must be 'index', 'onehot' or 'soft'"):
         first(tst.logits_and_targets(kind="hard"))
