@@ -6,6 +6,7 @@ forward; `loss.backward()` walks the recorded graph once, in reverse, and fills 
 
 import numpy as np
 
+from . import nn, optim
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 from .errors import (
     AnomalyError,
@@ -17,6 +18,7 @@ from .errors import (
     TinygradEduError,
 )
 from .function import Function
+from .nn.checkpoint import load, save
 from .tensor import Tensor, cat, maximum, minimum, stack, tensor, where
 
 float32 = np.float32
@@ -41,9 +43,13 @@ __all__ = [
     "float64",
     "grad",
     "is_grad_enabled",
+    "load",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
+    "optim",
+    "save",
     "stack",
     "tensor",
     "where",

@@ -192,6 +192,46 @@ def mlp_params(draw, sizes=None, layout: str = "rows", dtype=np.float64,
     return params
 
 
+# ---- seed documents: samples as columns, per-example column vectors ---------------------
+# Used by tests/seed_formulas/: the documents keep samples in columns (X is n_in x m,
+# Y is a one-hot C x m) or feed one example at a time as an (n, 1) column vector.
+
+
+def class_labels(count: int, num_classes: int) -> st.SearchStrategy[np.ndarray]:
+    """`count` class indices in [0, num_classes), as an int64 array of shape (count,)."""
+    return hnp.arrays(np.int64, (count,), elements=st.integers(0, num_classes - 1))
+
+
+@st.composite
+def column_batches(draw, n_in: int, num_classes: int, min_batch: int = 1, max_batch: int = 6,
+                   dtype=np.float64, min_value: float = -2.0, max_value: float = 2.0):
+    """A batch with samples as columns: X (n_in, m), one-hot Y (num_classes, m), labels (m,).
+
+    Documents 000 and 003 transpose the data so that each column is one image; Y's column j
+    is the one-hot encoding of labels[j].
+    """
+    m = draw(st.integers(min_batch, max_batch))
+    x = draw(arrays((n_in, m), dtype, min_value, max_value))
+    labels = draw(class_labels(m, num_classes))
+    return x, np.eye(num_classes, dtype=dtype)[labels].T, labels
+
+
+@st.composite
+def unnormalized_targets(draw, shape, dtype=np.float64, min_total: float = -2.0,
+                         max_total: float = 4.0, margin: float = 0.25) -> np.ndarray:
+    """Target arrays that are not probability vectors: any signs, a sum drawn away from 1.
+
+    The total is drawn from [min_total, 1 - margin] or [1 + margin, max_total] (never 1, so a
+    formula that silently assumes sum(y) = 1 is caught); a zero-sum perturbation then gives the
+    entries mixed signs without changing the total.
+    """
+    total = draw(st.one_of(floats(dtype, min_total, 1.0 - margin),
+                           floats(dtype, 1.0 + margin, max_total)))
+    weights = draw(arrays(shape, dtype, 0.01, 1.0))
+    wiggle = draw(arrays(shape, dtype, -1.0, 1.0))
+    return total * weights / weights.sum() + (wiggle - wiggle.mean())
+
+
 # ---- Added with the test suite: values kept away from kinks and from ties -------------------
 # Central differences straddle a kink when a value lies within EPS of it; these strategies keep
 # every value a chosen distance away (from fixed points, or from every other value).
