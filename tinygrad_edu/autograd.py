@@ -30,6 +30,11 @@ class _GradMode(contextlib.ContextDecorator):
         state.grad_enabled = self._saved.pop()
         return False
 
+    def _recreate_cm(self):
+        # a fresh one per call of a decorated function: calls in two threads must not share
+        # the saved modes (one thread would restore the other's)
+        return _GradMode(self.enabled)
+
 
 def no_grad() -> _GradMode:
     """Record nothing inside: for inference and for updating parameters.
@@ -137,8 +142,9 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     for root in roots:
         if not root.requires_grad:
             raise GraphError(
-                "backward: this tensor does not require grad and no op recorded it; create "
-                "the inputs with requires_grad=True (and do not compute it under no_grad)")
+                f"backward: this tensor (shape {root.shape}) does not require grad and no op "
+                "recorded it; create the inputs with requires_grad=True (and do not compute it "
+                "under no_grad)")
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
@@ -162,16 +168,27 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if t._retains_grad or (targets is not None and id(t) in targets):
                 deliver(t, g)
             node = t._ctx
-            in_grads = node.backward(g)
+            if anomaly:  # check the rule's results below, named for this op, rather
+                state.anomaly = False  # than the primitive ops the rule is built from
+                try:
+                    in_grads = node.backward(g)
+                finally:
+                    state.anomaly = True
+            else:
+                in_grads = node.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
                 raise GraphError(f"{node.name}.backward returned {len(in_grads)} gradients for "
-                                 f"{len(node.inputs)} inputs; return one per input (None for "
-                                 "an input that needs none)")
+                                 f"{len(node.inputs)} inputs; return one Tensor (or None) per "
+                                 "input, in order")
             for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad):  # noqa: B905
                 if gx is None or not need:
                     continue
+                if not isinstance(gx, Tensor):
+                    raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a "
+                                    "Tensor; build gradients with Tensor ops (so create_graph "
+                                    "can differentiate them)")
                 if gx.data.shape != x.data.shape:
                     gx = unbroadcast(gx, x.data.shape)
                 if gx.data.dtype != x.data.dtype:
@@ -268,10 +285,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs, strict=True)]
-    for x in inputs:
+    for i, x in enumerate(inputs):
         if not x.requires_grad:
-            raise GraphError("grad: an input does not require grad; create it with "
-                             "requires_grad=True")
+            raise GraphError(f"grad: input {i} (shape {x.shape}) does not require grad; create "
+                             "it with requires_grad=True")
     targets: dict[int, Tensor | None] = {id(x): None for x in inputs}
     retain = create_graph if retain_graph is None else retain_graph
     _run_backward(outputs, seeds, retain, create_graph, targets)

@@ -133,7 +133,10 @@ class Function:
     def explain_error(self, inputs, params, exc: Exception) -> Exception:
         """Word an error numpy raised inside forward; ops override this for their own cases."""
         shapes = ", ".join(str(t.shape) for t in inputs)
-        return type(exc)(f"{self.name.lower()}: failed on inputs of shape {shapes}: {exc}")
+        message = str(exc)
+        if message.split(":")[0].replace("_", "") != self.name.lower():  # not the op's own words
+            message = f"{self.name.lower()}: failed on inputs of shape {shapes}: {message}"
+        return type(exc)(message)
 
     def _carried_from(self, node: Function) -> None:
         self.carry = max(self.carry, node.carry + 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import tensor as _tensor  # a module object: tensor.py imports this one
-from .errors import ShapeError, broadcast_error
+from .errors import ShapeError, broadcast_error, fmt_shapes
 from .function import Function
 from .shapes import normalize_dim, normalize_dims, reduced_shape
 
@@ -88,8 +88,11 @@ class Pow(_Broadcasting):
 
     def backward(self, grad):
         x, y = self.inputs
-        gx = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None  # dout/dx = y x^(y-1)
-        gy = grad * self.output * x.log() if self.needs_input_grad[1] else None  # = out ln x
+        gx = gy = None
+        if self.needs_input_grad[0]:  # dout/dx = y x^(y-1), which is 0 where y == 0: take x^0
+            gx = grad * y * x ** (y - _const(y.data != 0))  # there, not 0 * x^-1 (NaN at 0)
+        if self.needs_input_grad[1]:
+            gy = grad * self.output * x.log()               # dout/dy = out ln x
         return gx, gy
 
 
@@ -108,6 +111,15 @@ class Maximum(_Broadcasting):
 
 class Where(_Broadcasting):
     """out = x where condition else y (the condition is a constant)"""
+
+    def explain_error(self, inputs, params, exc):
+        shapes = [params["condition"].shape] + [t.shape for t in inputs]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            return ShapeError(f"where: condition, x and y of shapes {fmt_shapes(shapes)} do not "
+                              "broadcast; reshape the condition or an operand so they line up")
+        return super().explain_error(inputs, params, exc)
 
     def forward(self, x, y, condition):
         self.condition = condition
@@ -439,13 +451,12 @@ class Permute(Function):
     """out = x with its dims reordered"""
 
     def forward(self, x, dims):
-        order = tuple(dims)
-        if sorted(order) != list(range(x.ndim)):     # negative, repeated or missing dims
-            order = tuple(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims)
-            if sorted(order) != list(range(x.ndim)):
-                raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
-                                 f"{x.ndim} dims of a tensor of shape {x.shape}")
-        self.dims = order
+        order = tuple(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims)
+        if sorted(order) != list(range(x.ndim)):
+            raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
+                             f"{x.ndim} dims of a tensor of shape {x.shape}; name each of "
+                             f"0..{x.ndim - 1} exactly once")
+        self.dims = order                            # non-negative, so backward can invert it
         return x.transpose(order)
 
     def backward(self, grad):
@@ -530,6 +541,8 @@ class Cat(Function):
                                            self.needs_input_grad, strict=True))
 
     def explain_error(self, inputs, params, exc):
+        if not inputs:
+            return ValueError("cat: needs at least one tensor; pass a non-empty list")
         return ShapeError(f"cat: shapes {[t.shape for t in inputs]} must match in every dim "
                           f"but dim {params.get('dim', 0)}")
 
@@ -549,4 +562,6 @@ class Stack(Function):
                      for i, need in enumerate(self.needs_input_grad))
 
     def explain_error(self, inputs, params, exc):
+        if not inputs:
+            return ValueError("stack: needs at least one tensor; pass a non-empty list")
         return ShapeError(f"stack: shapes {[t.shape for t in inputs]} must all be equal")
