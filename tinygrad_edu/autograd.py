@@ -150,7 +150,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         _accumulate(grads, owned, root, seed, create_graph)
-    leaf_arrays = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+    stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+    allocated: set[int] = set()
     anomaly = state.anomaly
 
     def deliver(t: Tensor, g: Tensor) -> None:
@@ -158,7 +159,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if id(t) in targets:
                 targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
             return
-        _store_grad(t, g, create_graph, leaf_arrays)
+        _store_grad(t, g, create_graph, stored, allocated)
 
     with _GradMode(create_graph):
         for t in reversed(order):
@@ -220,22 +221,30 @@ def _accumulate(grads, owned, t, g, create_graph) -> None:
         owned.add(key)
 
 
-def _store_grad(t: Tensor, g: Tensor, create_graph: bool, leaf_arrays: set[int]) -> None:
+def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
+                allocated: set[int]) -> None:
     """Add `g` into `t.grad`; every stored gradient gets an array of its own.
 
-    `leaf_arrays` holds the ids of the caller's seed arrays and of the arrays this walk has
-    stored: those are copied before being stored again, and added into in place.
+    `stored` holds the ids of the caller's seed arrays and of the arrays this walk has put on
+    leaves: such an array is copied before it is stored again. `allocated` holds the ids of
+    the arrays this walk made itself (copies and sums): only those are added into in place,
+    because an array a rule returned may also be another tensor's pending gradient.
     """
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
         return
-    if t.grad is not None and id(t.grad.data) in leaf_arrays:
-        np.add(t.grad.data, g.data, out=t.grad.data)  # an array this walk stored: add in place
+    if t.grad is not None and id(t.grad.data) in allocated:
+        np.add(t.grad.data, g.data, out=t.grad.data)  # our own buffer: add in place
         return
-    data = g.data if t.grad is None else t.grad.data + g.data
-    if not data.flags.writeable or data.base is not None or id(data) in leaf_arrays:
-        data = data.copy()  # a view, or an array shared with another gradient
-    leaf_arrays.add(id(data))
+    if t.grad is None:
+        data = g.data
+        if not data.flags.writeable or data.base is not None or id(data) in stored:
+            data = data.copy()  # a view, or an array shared with another gradient
+            allocated.add(id(data))
+    else:
+        data = t.grad.data + g.data
+        allocated.add(id(data))
+    stored.add(id(data))
     t.grad = Tensor._make(data, False)
 
 
