@@ -552,3 +552,23 @@ def test_detect_anomaly_is_off_outside_its_block():
     with np.errstate(divide="ignore"):  # the Inf is expected: nothing checks it any more
         out = Tensor([0.0], requires_grad=True).log()
     assert np.isinf(out.data).all()
+
+
+def test_grad_walks_only_the_paths_to_its_inputs():
+    """grad(out, [x]) does not run backward rules on branches that cannot reach x."""
+    from tinygrad_edu import Function, grad
+
+    class Untouchable(Function):
+        """out = x, whose backward must not run"""
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            raise AssertionError("grad() ran a rule on a branch that does not lead to x")
+
+    x = Tensor([2.0], requires_grad=True)
+    w = Tensor([3.0], requires_grad=True)
+    out = (x * x).sum() + Untouchable.apply(w).sum()
+    (dx,) = grad(out, [x])
+    np.testing.assert_allclose(dx.data, [4.0])

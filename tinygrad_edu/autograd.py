@@ -151,6 +151,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         _accumulate(grads, owned, root, seed, create_graph)
     stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+    leads = None if targets is None else _leading_to(order, targets)
     allocated: set[int] = set()
     anomaly = state.anomaly
 
@@ -169,6 +170,10 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if t._retains_grad or (targets is not None and id(t) in targets):
                 deliver(t, g)
             node = t._ctx
+            if leads is not None and id(t) not in leads:  # grad(): no target below this node
+                if not retain_graph:
+                    node.release()
+                continue
             if anomaly:  # check the rule's results below, named for this op, rather
                 state.anomaly = False  # than the primitive ops the rule is built from
                 try:
@@ -206,6 +211,17 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
         if root._ctx is None:
             deliver(root, seed)
     function._generation[0] += 1
+
+
+def _leading_to(order: list[Tensor], targets) -> set[int]:
+    """Ids of the tensors in `order` whose graph contains a target: grad() walks only those."""
+    leads: set[int] = set()
+    for t in order:  # inputs come before their users
+        for x in t._ctx.inputs:
+            if id(x) in targets or id(x) in leads:
+                leads.add(id(t))
+                break
+    return leads
 
 
 def _accumulate(grads, owned, t, g, create_graph) -> None:
