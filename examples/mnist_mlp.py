@@ -1,0 +1,738 @@
+"""Train the seed documents' MNIST networks with tinygrad_edu, on real digits.
+
+Every network here is built from Tensor ops and trained by the generic `loss.backward()`;
+nothing computes a gradient by hand, except `--verify`, which recomputes the documents'
+hand-derived formulas in plain numpy beside `.backward()` and prints the largest difference.
+
+Presets (`--preset`), one per seed document; any explicit flag overrides a preset's value:
+
+  zhang    documents 000/003: 784-10-10, ReLU, softmax + cross-entropy, samples as columns
+           (Z1 = W1 X + b1), full-batch gradient descent, alpha = 0.1, weights and biases
+           uniform in [-0.5, 0.5), 500 iterations (document 003: about 85%, 87% at 1000).
+  fang     document 001: 784-128-64-10, softmax + cross-entropy, per-example SGD (batch 1),
+           20 epochs. The document leaves the hidden activation Q and the rate alpha open:
+           ReLU and alpha = 0.01, with He initialisation.
+  khan     document 002: 784-392-196-10, sigmoid on every layer, MSE cost 1/2 ||a - y||^2
+           averaged over the minibatch, weights and biases `rand * 0.01`, learning rate
+           0.003, and its loop: 200 "epochs" of ONE random minibatch of 32 each. As written
+           it stays near chance; `--lr 3` makes the same network and loop learn.
+  default  the best MLP here: 784-256-128-10 ReLU, Adam (1e-3) with a cosine schedule,
+           He initialisation, weight decay 1e-4, minibatches of 128, random shifts of up to
+           2 pixels.
+
+Data: the full dataset when its files are found or can be downloaded, else the 10,000 real
+MNIST digits shipped in the package (8,000 to train, 2,000 held out to test). One line says
+which. `--data-dir DIR` uses exactly the standard files in DIR.
+
+Examples
+--------
+    python examples/mnist_mlp.py                          # default preset, ~1 minute
+    python examples/mnist_mlp.py --preset zhang --epochs 1000
+    python examples/mnist_mlp.py --preset khan --lr 3 --verify 50
+    python examples/mnist_mlp.py --load runs/default/model.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor, nn, no_grad, optim
+from tinygrad_edu import data as datasets
+from tinygrad_edu.nn import functional as F
+
+# ---- configuration ----------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    preset: str = "default"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    sample: bool = False            # use the shipped sample, never look for the full data
+    download: bool = True
+    epochs: int = 20
+    batch_size: int = 128           # 0: the whole training set in one batch (full batch)
+    batches_per_epoch: int = 0      # 0: one pass over the data; k: k random minibatches
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    hidden: tuple[int, ...] = (256, 128)
+    activation: str = "relu"
+    loss: str = "cross-entropy"
+    init: str = "kaiming"
+    layout: str = "rows"
+    augment: int = 2
+    seed: int = 0
+    limit: int = 0
+    log_every: int = 1
+    out: str | None = None
+    progress: bool = True
+    plots: bool = True
+    load: str | None = None
+    verify: int = 0
+
+
+PRESETS: dict[str, dict] = {
+    "zhang": dict(epochs=500, batch_size=0, lr=0.1, optimizer="sgd", weight_decay=0.0,
+                  schedule="none", hidden=(10,), activation="relu", loss="cross-entropy",
+                  init="zhang", layout="columns", augment=0, log_every=50),
+    "fang": dict(epochs=20, batch_size=1, lr=0.01, optimizer="sgd", weight_decay=0.0,
+                 schedule="none", hidden=(128, 64), activation="relu", loss="cross-entropy",
+                 init="kaiming", augment=0),
+    "khan": dict(epochs=200, batch_size=32, batches_per_epoch=1, lr=0.003, optimizer="sgd",
+                 weight_decay=0.0, schedule="none", hidden=(392, 196), activation="sigmoid",
+                 loss="mse", init="khan", augment=0, log_every=20),
+    "default": {},
+}
+
+INITS = {  # name -> (weight initialiser, bias initialiser), see tinygrad_edu.nn.init
+    "kaiming": ("kaiming_uniform", "zeros"),
+    "xavier": ("xavier_uniform", "zeros"),
+    "zhang": ("uniform", "uniform"),                      # rand - 0.5: U[-0.5, 0.5)
+    "khan": (lambda shape, rng: nn.init.uniform(shape, rng, 0.0, 0.01),) * 2,  # rand * 0.01
+}
+
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Boot"],
+}
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    """Read the command line; a preset fills in every value a flag does not give."""
+    p = argparse.ArgumentParser(
+        description="Train an MLP on MNIST with tinygrad_edu: the seed documents' networks "
+                    "(presets zhang, fang, khan) or the best one here (default).",
+        epilog="Explicit flags override the preset. Outputs go to --out (default "
+               "runs/<preset>): metrics.json, model.npz and PNG plots (with matplotlib).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    a = p.add_argument
+    a("--preset", choices=list(PRESETS), default="default",
+      help="zhang: docs 000/003 (784-10-10, full batch); fang: doc 001 (784-128-64-10, "
+           "batch 1); khan: doc 002 (784-392-196-10 sigmoid, MSE); default: the best MLP")
+    a("--dataset", choices=["mnist", "fashion-mnist"], default="mnist",
+      help="which images: handwritten digits, or Zalando's clothing images")
+    a("--data-dir", metavar="DIR",
+      help="use exactly the standard IDX files in DIR (train-* to train, t10k-* to test)")
+    a("--sample", action="store_true",
+      help="train and test on the 10,000 MNIST digits shipped in the package (8,000 train, "
+           "2,000 held-out test), without looking for or downloading the full dataset")
+    a("--no-download", action="store_true",
+      help="never download: use the full dataset only if its files are already here")
+    a("--epochs", type=int, help="passes over the training data (for full-batch training, "
+                                  "one epoch is one iteration)")
+    a("--batch-size", type=int, help="samples per gradient step; 0 = the whole training set")
+    a("--batches-per-epoch", type=int,
+      help="0 = one pass over the data per epoch; k = k random minibatches per epoch "
+           "(document 002's loop uses 1)")
+    a("--lr", type=float, help="learning rate (alpha in the documents)")
+    a("--optimizer", choices=["sgd", "adam"], help="plain/momentum SGD, or Adam")
+    a("--momentum", type=float, help="SGD momentum (0 = plain gradient descent)")
+    a("--weight-decay", type=float, help="L2 weight decay added to every gradient")
+    a("--schedule", choices=["none", "cosine", "step"],
+      help="learning-rate schedule over the run: constant, cosine to 0, or x0.1 at 50%% "
+           "and 75%% of the epochs")
+    a("--hidden", type=_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 128,64")
+    a("--activation", choices=["relu", "sigmoid"], help="activation of the hidden layers")
+    a("--loss", choices=["cross-entropy", "mse"],
+      help="cross-entropy over softmax outputs, or document 002's 1/2 ||sigmoid(z) - y||^2")
+    a("--init", choices=list(INITS),
+      help="initialisation: kaiming (He) or xavier uniform weights with zero biases; zhang: "
+           "U[-0.5, 0.5) (docs 000/003); khan: U[0, 0.01) (doc 002)")
+    a("--layout", choices=["rows", "columns"],
+      help="samples as rows (x @ W.T + b, nn.Linear) or as columns (W @ X + b, documents "
+           "000-003)")
+    a("--augment", type=int, metavar="PIXELS",
+      help="shift each training image by a random offset of up to PIXELS (0 = off)")
+    a("--seed", type=int, default=0, help="seed of initialisation, shuffling, augmentation")
+    a("--limit", type=int, default=0, metavar="N",
+      help="train on the first N training samples only (0 = all): for quick runs")
+    a("--log-every", type=int, metavar="K", help="evaluate, print and checkpoint every K epochs")
+    a("--out", metavar="DIR", help="output folder (default: runs/<preset>)")
+    a("--no-progress", action="store_true", help="no progress bars (they need tqdm and a "
+                                                 "terminal)")
+    a("--no-plots", action="store_true", help="do not draw PNG plots")
+    a("--load", metavar="CHECKPOINT",
+      help="evaluate a saved model (model.npz) on the test set instead of training")
+    a("--verify", type=int, nargs="?", const=1, default=0, metavar="N",
+      help="every N steps, also compute the document's hand-derived gradients in numpy "
+           "and print the largest difference from .backward() (presets zhang, fang, khan)")
+    args = p.parse_args(argv)
+
+    values = {**PRESETS[args.preset]}
+    for name in ("epochs", "batch_size", "batches_per_epoch", "lr", "optimizer", "momentum",
+                 "weight_decay", "schedule", "hidden", "activation", "loss", "init", "layout",
+                 "augment", "log_every"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    cfg = Config(preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
+                 sample=args.sample, download=not args.no_download,
+                 seed=args.seed, limit=args.limit, out=args.out or f"runs/{args.preset}",
+                 progress=not args.no_progress, plots=not args.no_plots, load=args.load,
+                 verify=args.verify, **values)
+    _check_config(p, cfg)
+    return cfg
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 128,64, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sizes like 128,64, got {text!r}")
+    return sizes
+
+
+def _check_config(parser: argparse.ArgumentParser, cfg: Config) -> None:
+    for name in ("epochs", "log_every"):
+        if getattr(cfg, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("batch_size", "batches_per_epoch", "limit", "augment", "verify"):
+        if getattr(cfg, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be at least 0")
+    if cfg.verify and cfg.preset == "default":
+        parser.error("--verify compares .backward() with a document's hand-derived formulas: "
+                     "use it with --preset zhang, fang or khan")
+    if cfg.sample and (cfg.dataset != "mnist" or cfg.data_dir):
+        parser.error("--sample is the shipped MNIST sample: it goes with neither "
+                     "--dataset fashion-mnist nor --data-dir")
+    if cfg.verify and cfg.loss == "mse" and cfg.activation != "sigmoid":
+        parser.error("--verify with --loss mse follows document 002: it needs --activation "
+                     "sigmoid")
+
+
+# ---- data -------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    x_train: np.ndarray                # (N, 28, 28) uint8
+    y_train: np.ndarray                # (N,) int64
+    x_test: np.ndarray
+    y_test: np.ndarray
+    description: str                   # the one line that says which data is used
+    source: dict = field(default_factory=dict)
+
+
+DOWNLOAD_TIMEOUT = 5.0  # seconds per connection attempt: offline, the fallback comes fast
+
+
+def load_data(cfg: Config) -> Data:
+    """The full dataset if it can be had, else the shipped sample; see the module docstring."""
+    loader = datasets.mnist if cfg.dataset == "mnist" else datasets.fashion_mnist
+    title = "MNIST" if cfg.dataset == "mnist" else "Fashion-MNIST"
+    if cfg.data_dir:
+        folder = Path(cfg.data_dir)
+        missing = [base for pair in datasets.locate.FILES.values() for base in pair
+                   if not datasets.locate.find_file(folder, base)]
+        if missing:
+            raise SystemExit(f"error: --data-dir {folder} lacks the {title} file(s) "
+                             f"{', '.join(missing)} (gzipped or not); put the four standard "
+                             "files there, or leave out --data-dir")
+        try:
+            train = loader("train", root=folder, download=False)
+            test = loader("test", root=folder, download=False)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: --data-dir {folder}: {exc}") from None
+        where, kind = str(folder), "full"
+    elif cfg.sample:
+        train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
+        where, kind = "--sample", "sample"
+    else:
+        try:
+            folder = datasets.find_dataset(cfg.dataset)
+            if folder is None and cfg.download:
+                folder = datasets.download(cfg.dataset, timeout=DOWNLOAD_TIMEOUT)
+            if folder is None:
+                raise datasets.DatasetNotFoundError("not found here, and --no-download")
+            train = loader("train", root=folder, download=False)
+            test = loader("test", root=folder, download=False)
+            where, kind = str(folder), "full"
+        except (OSError, ValueError) as exc:
+            reason = ("not found here and the download failed"
+                      if isinstance(exc, datasets.DownloadError) else _first_line(exc))
+            if cfg.dataset != "mnist":
+                raise SystemExit(
+                    f"error: {title} is unavailable ({reason}); install it (apt-get install "
+                    "dataset-fashion-mnist) or pass --data-dir DIR") from None
+            train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
+            where, kind = f"full MNIST {reason}", "sample"
+    x_train, y_train = train
+    if cfg.limit:
+        x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
+    x_test, y_test = test
+    if kind == "sample":
+        line = (f"data: shipped MNIST sample, {len(x_train)} train / {len(x_test)} held-out "
+                f"test digits ({where})")
+    else:
+        line = f"data: {title} from {where}, {len(x_train)} train / {len(x_test)} test images"
+    source = {"dataset": cfg.dataset, "kind": kind, "where": where,
+              "train_size": len(x_train), "test_size": len(x_test)}
+    return Data(x_train, y_train, x_test, y_test, line, source)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def as_inputs(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N, 28, 28) -> float32 rows (N, 784) scaled to [0, 1]."""
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+
+
+def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Move each image by a random (dy, dx) in [-max_shift, max_shift], filling with 0."""
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]            # (n, h)
+    cols = dx[:, None] + np.arange(w)[None, :]            # (n, w)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def minibatches(cfg: Config, n: int, epoch: int, rng: np.random.Generator) -> list:
+    """Sample indices of each step of an epoch: one full batch, document 002's random
+    minibatches, or a pass over the data in the shuffled order of `DataLoader`."""
+    if cfg.batch_size == 0 or cfg.batch_size >= n:
+        return [np.arange(n)]
+    if cfg.batches_per_epoch:    # document 002: np.random.choice(N, 32, replace=False)
+        return [rng.choice(n, cfg.batch_size, replace=False)
+                for _ in range(cfg.batches_per_epoch)]
+    loader = datasets.DataLoader(np.arange(n), batch_size=cfg.batch_size, shuffle=True,
+                                 seed=cfg.seed)
+    loader.epoch = epoch
+    return [idx for (idx,) in loader]
+
+
+# ---- the networks -----------------------------------------------------------------------
+
+
+class ColumnsMLP(nn.Module):
+    """Documents 000-003's network with samples as columns: Z_l = W_l A_{l-1} + b_l.
+
+    X is (784, m); W_l is (n_l, n_{l-1}) and b_l is (n_l, 1), broadcast over the m columns
+    (003-bias). The parameters keep the documents' names: W1, b1, W2, b2, ...
+    """
+
+    def __init__(self, sizes, activation: str, sigmoid_output: bool, init: str, rng):
+        w_init, b_init = (nn.init.get_initializer(i) for i in INITS[init])
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+            setattr(self, f"W{i}", Tensor(w_init((n_out, n_in), rng), requires_grad=True))
+            setattr(self, f"b{i}", Tensor(np.asarray(b_init((n_out,), rng)).reshape(n_out, 1),
+                                          requires_grad=True))
+        self.depth, self.activation, self.sigmoid_output = len(sizes) - 1, activation, \
+            sigmoid_output
+
+    def forward(self, x: Tensor) -> Tensor:
+        a = x
+        for i in range(1, self.depth + 1):
+            z = getattr(self, f"W{i}") @ a + getattr(self, f"b{i}")
+            last = i == self.depth
+            a = z if last else (z.relu() if self.activation == "relu" else z.sigmoid())
+        return a.sigmoid() if self.sigmoid_output else a   # logits, or document 002's a_L
+
+
+def build_model(cfg: Config, rng: np.random.Generator) -> nn.Module:
+    """An MLP 784-hidden-10 in the chosen layout; with MSE the outputs go through a sigmoid."""
+    sizes = (784, *cfg.hidden, 10)
+    if cfg.layout == "columns":
+        return ColumnsMLP(sizes, cfg.activation, cfg.loss == "mse", cfg.init, rng)
+    w_init, b_init = INITS[cfg.init]
+    act = nn.ReLU if cfg.activation == "relu" else nn.Sigmoid
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out, init=w_init, bias_init=b_init, rng=rng), act()]
+    layers.pop()                                     # the last layer gives logits...
+    if cfg.loss == "mse":
+        layers.append(nn.Sigmoid())                  # ...or sigmoid outputs (document 002)
+    return nn.Sequential(*layers)
+
+
+def weight_bias_pairs(model: nn.Module) -> list[tuple[Tensor, Tensor]]:
+    """(W, b) per layer, W shaped (n_out, n_in) as in the documents, in either layout."""
+    if isinstance(model, ColumnsMLP):
+        return [(getattr(model, f"W{i}"), getattr(model, f"b{i}"))
+                for i in range(1, model.depth + 1)]
+    return [(m.weight, m.bias) for m in model if isinstance(m, nn.Linear)]
+
+
+def in_layout(cfg: Config, x: np.ndarray) -> np.ndarray:
+    """Rows of inputs (m, 784) as the network takes them: (784, m) in columns layout."""
+    return np.ascontiguousarray(x.T) if cfg.layout == "columns" else x
+
+
+def forward(cfg: Config, model: nn.Module, x: np.ndarray) -> Tensor:
+    """Network outputs for inputs already in layout: (10, m) in columns layout, else (m, 10)."""
+    return model(Tensor(x))
+
+
+def compute_loss(cfg: Config, out: Tensor, labels: np.ndarray) -> Tensor:
+    """Mean over the batch of cross-entropy (softmax inside) or of 1/2 ||a - y||^2."""
+    class_dim = 0 if cfg.layout == "columns" else 1
+    if cfg.loss == "mse":                            # document 002: C = 1/(2m) sum ||a - y||^2
+        y = F.one_hot(labels, 10)
+        y = y.T if class_dim == 0 else y
+        return 0.5 * ((out - y) ** 2).sum(dim=class_dim).mean()
+    if class_dim == 0:                               # documents 000/003: columns, Y one-hot
+        return -(F.one_hot(labels, 10).T * out.log_softmax(dim=0)).sum(dim=0).mean()
+    return F.cross_entropy(out, labels)
+
+
+def predictions(cfg: Config, out: Tensor) -> np.ndarray:
+    """The predicted class: argmax of the outputs (000-argmax: not their max)."""
+    return out.data.argmax(axis=0 if cfg.layout == "columns" else 1)
+
+
+def make_optimizer(cfg: Config, model: nn.Module, total_steps: int):
+    """The optimiser and (or None) its schedule, stepped once per gradient step."""
+    params = list(model.parameters())
+    if cfg.optimizer == "adam":
+        opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "cosine":
+        return opt, optim.CosineLR(opt, total_steps=total_steps)
+    if cfg.schedule == "step":
+        return opt, optim.StepLR(opt, step_size=max(1, total_steps // 4), gamma=0.1)
+    return opt, None
+
+
+# ---- the documents' hand-derived gradients (--verify) ----------------------------------
+
+
+def hand_gradients(cfg: Config, pairs, x: np.ndarray, labels: np.ndarray) -> list:
+    """The documents' closed forms in float64 numpy, samples as columns (X is 784 x m).
+
+    Cross-entropy (000/001): dZ_L = A_L - Y; dW_l = (1/m) dZ_l A_{l-1}^T; db_l = (1/m) sum
+    of dZ_l over the samples; dZ_l = W_{l+1}^T dZ_{l+1} * g'(Z_l).
+    MSE with sigmoids (002): delta_L = (a_L - y) * sigma'(z_L); delta_l = (W_{l+1}^T
+    delta_{l+1}) * sigma'(z_l); dC/dW_l = delta_l a_{l-1}^T; dC/db_l = delta_l; each averaged
+    over the minibatch (eq. 12).
+    """
+    ws = [w.data.astype(np.float64) for w, _ in pairs]
+    bs = [b.data.astype(np.float64).reshape(-1, 1) for _, b in pairs]
+    x = x if cfg.layout == "columns" else x.T                    # X: 784 x m
+    m = x.shape[1]
+    a, zs, acts = x.astype(np.float64), [], []
+    acts.append(a)
+    for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
+        z = w @ a + b
+        zs.append(z)
+        last = i == len(ws) - 1
+        if last and cfg.loss == "cross-entropy":
+            e = np.exp(z - z.max(axis=0, keepdims=True))
+            a = e / e.sum(axis=0, keepdims=True)                 # A_L = softmax(Z_L)
+        elif cfg.activation == "sigmoid" or last:
+            a = 1.0 / (1.0 + np.exp(-z))
+        else:
+            a = np.maximum(z, 0.0)
+        acts.append(a)
+    y = np.eye(10)[labels].T                                      # one-hot, 10 x m
+
+    def act_grad(i):                                              # g'(Z_i) of a hidden layer
+        if cfg.activation == "sigmoid":
+            return acts[i + 1] * (1.0 - acts[i + 1])
+        return (zs[i] > 0).astype(np.float64)                     # ReLU'(0) = 0 (000, fn. 1)
+
+    if cfg.loss == "cross-entropy":
+        dz = acts[-1] - y                                         # 000-dZ2, 001-eq32
+    else:
+        dz = (acts[-1] - y) * acts[-1] * (1.0 - acts[-1])        # 002-eq16, sigma'(z_L)
+    grads = []
+    for i in reversed(range(len(ws))):
+        grads.append((dz @ acts[i].T / m, dz.sum(axis=1, keepdims=True) / m))  # dW, db
+        if i:
+            dz = (ws[i].T @ dz) * act_grad(i - 1)                 # 000-dZ1, 001-eq38, 002-eq22
+    return grads[::-1]
+
+
+def verify_difference(cfg: Config, model: nn.Module, x: np.ndarray, labels: np.ndarray):
+    """Largest |hand-derived - .backward()| over every weight and bias, after backward."""
+    pairs = weight_bias_pairs(model)
+    worst = 0.0
+    for (w, b), (dw, db) in zip(pairs, hand_gradients(cfg, pairs, x, labels), strict=True):
+        worst = max(worst, float(np.abs(w.grad.data - dw).max()),
+                    float(np.abs(b.grad.data.reshape(-1, 1) - db).max()))
+    return worst
+
+
+# ---- training ---------------------------------------------------------------------------
+
+
+def progress_bar(cfg: Config, total: int, desc: str):
+    """A tqdm bar on a terminal (with tqdm installed and --no-progress not given), else None."""
+    if not (cfg.progress and sys.stderr.isatty()):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, leave=False, unit="step", dynamic_ncols=True)
+
+
+def evaluate(cfg: Config, model: nn.Module, x: np.ndarray, y: np.ndarray,
+             chunk: int = 2000) -> tuple[float, np.ndarray]:
+    """Accuracy on (x, y) and the predicted classes, without recording a graph."""
+    model.eval()
+    with no_grad():
+        preds = np.concatenate([predictions(cfg, forward(cfg, model, in_layout(
+            cfg, x[i:i + chunk]))) for i in range(0, len(x), chunk)])
+    model.train()
+    return float((preds == y).mean()), preds
+
+
+def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dict) -> None:
+    """The loop: forward, loss, zero_grad, backward, (verify), step; log and checkpoint."""
+    rng = np.random.default_rng(cfg.seed + 1)
+    x_test = as_inputs(data.x_test)
+    # without augmentation the inputs are made once, in the network's layout
+    x_all = None if cfg.augment else in_layout(cfg, as_inputs(data.x_train))
+    n = len(data.x_train)
+    steps_per_epoch = len(minibatches(cfg, n, 0, np.random.default_rng(0)))
+    optimizer, schedule = make_optimizer(cfg, model, cfg.epochs * steps_per_epoch)
+    bar = progress_bar(cfg, cfg.epochs, "training") if steps_per_epoch == 1 else None
+    step, started = 0, time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        batches = minibatches(cfg, n, epoch, rng)
+        epoch_bar = progress_bar(cfg, len(batches), f"epoch {epoch}/{cfg.epochs}") \
+            if steps_per_epoch > 1 else None
+        for idx in batches:
+            if cfg.augment:
+                xb = in_layout(cfg, as_inputs(shift_images(data.x_train[idx], cfg.augment, rng)))
+            elif len(idx) == n:
+                xb = x_all                                   # full batch: no copy
+            else:
+                xb = x_all[:, idx] if cfg.layout == "columns" else x_all[idx]
+            yb = data.y_train[idx]
+            out = forward(cfg, model, xb)
+            loss = compute_loss(cfg, out, yb)
+            optimizer.zero_grad()
+            loss.backward()
+            step += 1
+            if cfg.verify and step % cfg.verify == 0:
+                diff = verify_difference(cfg, model, xb, yb)
+                metrics["verify"].append({"epoch": epoch, "step": step, "loss": loss.item(),
+                                          "max_abs_diff": diff})
+                _say(f"verify step {step}: loss {loss.item():.4f}  max |hand-derived - "
+                     f".backward()| = {diff:.2e}", epoch_bar or bar)
+            optimizer.step()
+            if schedule is not None:
+                schedule.step()
+            loss_sum += loss.item() * len(idx)
+            correct += int((predictions(cfg, out) == yb).sum())
+            seen += len(idx)
+            if epoch_bar is not None:
+                epoch_bar.update()
+                if epoch_bar.n % 20 == 0 or epoch_bar.n == len(batches):
+                    epoch_bar.set_postfix(loss=f"{loss_sum / seen:.4f}",
+                                          acc=f"{correct / seen:.4f}", refresh=False)
+        if epoch_bar is not None:
+            epoch_bar.close()
+        record = {"epoch": epoch, "loss": loss_sum / seen, "train_accuracy": correct / seen,
+                  "lr": optimizer.lr, "seconds": time.perf_counter() - t0}
+        if bar is not None:
+            bar.update()
+            bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['train_accuracy']:.4f}",
+                            refresh=False)
+        if epoch % cfg.log_every == 0 or epoch == cfg.epochs:
+            record["test_accuracy"], _ = evaluate(cfg, model, x_test, data.y_test)
+            _say(f"epoch {epoch:>{len(str(cfg.epochs))}}/{cfg.epochs}  loss {record['loss']:.4f}"
+                 f"  train acc {record['train_accuracy']:.4f}  test acc "
+                 f"{record['test_accuracy']:.4f}  lr {record['lr']:.3g}  "
+                 f"({time.perf_counter() - started:.1f}s)", bar)
+            metrics["epochs"].append(record)
+            tg.save(model, out_dir / "model.npz", metadata={
+                "config": asdict(cfg), "epoch": epoch, "test_accuracy": record["test_accuracy"],
+                "data": data.source})
+            write_json(out_dir / "metrics.json", metrics)
+        else:
+            metrics["epochs"].append(record)
+    if bar is not None:
+        bar.close()
+
+
+def _say(text: str, bar) -> None:
+    """Print a line without breaking a progress bar."""
+    if bar is not None:
+        bar.write(text)
+    else:
+        print(text, flush=True)
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (a temporary file renamed over the target)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---- results ----------------------------------------------------------------------------
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:
+    """counts[i, j]: samples of class i predicted as j."""
+    return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(
+        classes, classes)
+
+
+def save_plots(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
+               class_names: list[str]) -> list[str]:
+    """Loss and accuracy curves, confusion matrix, misclassified images; [] without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    records = metrics["epochs"]
+    epochs = [r["epoch"] for r in records]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(epochs, [r["loss"] for r in records])
+    ax.set(xlabel="epoch", ylabel="training loss", title=f"{metrics['config']['preset']}: loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "loss.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(epochs, [r["train_accuracy"] for r in records], label="train (during the epoch)")
+    tested = [r for r in records if "test_accuracy" in r]
+    ax.plot([r["epoch"] for r in tested], [r["test_accuracy"] for r in tested], "o-",
+            label="test")
+    ax.set(xlabel="epoch", ylabel="accuracy", title=f"{metrics['config']['preset']}: accuracy")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "accuracy.png", dpi=100)
+    plt.close(fig)
+
+    cm = confusion_matrix(data.y_test, preds)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(cm, cmap="Blues")
+    for i in range(10):
+        for j in range(10):
+            ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(10), class_names, rotation=45 if len(class_names[0]) > 1 else 0)
+    ax.set_yticks(range(10), class_names)
+    ax.set(xlabel="predicted", ylabel="true",
+           title=f"confusion matrix (test accuracy {metrics['test_accuracy']:.4f})")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
+    plt.close(fig)
+
+    wrong = np.flatnonzero(preds != data.y_test)[:36]
+    fig, axes = plt.subplots(6, 6, figsize=(7, 8))
+    for ax, i in zip(axes.flat, list(wrong) + [None] * (36 - len(wrong)), strict=True):
+        ax.axis("off")
+        if i is not None:
+            ax.imshow(data.x_test[i], cmap="gray_r")
+            ax.set_title(f"true {class_names[data.y_test[i]]}\npred {class_names[preds[i]]}",
+                         fontsize=7, color="crimson")
+    fig.suptitle(f"misclassified test images ({len(np.flatnonzero(preds != data.y_test))} of "
+                 f"{len(preds)})")
+    fig.tight_layout()
+    fig.savefig(out_dir / "misclassified.png", dpi=100)
+    plt.close(fig)
+    return ["loss.png", "accuracy.png", "confusion_matrix.png", "misclassified.png"]
+
+
+# ---- entry points -----------------------------------------------------------------------
+
+
+def evaluate_checkpoint(cfg: Config, argv: list[str] | None) -> int:
+    """--load: rebuild the saved network (its config is in the checkpoint) and test it."""
+    try:
+        ckpt = tg.load(cfg.load)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    saved = ckpt.metadata.get("config", {})
+    arch = {k: saved[k] for k in ("hidden", "activation", "loss", "layout", "init", "dataset")
+            if k in saved}
+    arch["hidden"] = tuple(arch.get("hidden", cfg.hidden))
+    cfg = replace(cfg, **{k: v for k, v in arch.items() if not _given(k, argv)})
+    data = load_data(cfg)
+    print(data.description)
+    model = build_model(cfg, np.random.default_rng(0))
+    try:
+        model.load_state_dict(ckpt)
+    except nn.StateDictError as exc:
+        print(f"error: {cfg.load}: {exc}", file=sys.stderr)
+        return 1
+    acc, _ = evaluate(cfg, model, as_inputs(data.x_test), data.y_test)
+    print(f"test accuracy: {acc:.4f}")
+    return 0
+
+
+def _given(name: str, argv: list[str] | None) -> bool:
+    flag = "--" + name.replace("_", "-")
+    args = sys.argv[1:] if argv is None else argv
+    return any(a == flag or a.startswith(flag + "=") for a in args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    if cfg.load:
+        return evaluate_checkpoint(cfg, argv)
+    out_dir = Path(cfg.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = load_data(cfg)
+    print(data.description)
+    model = build_model(cfg, np.random.default_rng(cfg.seed))
+    n_params = sum(p.size for p in model.parameters())
+    print(f"model: {cfg.preset} preset, {'-'.join(map(str, (784, *cfg.hidden, 10)))} "
+          f"{cfg.activation}, {cfg.loss}, {cfg.optimizer} lr {cfg.lr:g}, {n_params} parameters")
+    metrics = {"config": asdict(cfg), "data": {**data.source, "description": data.description},
+               "epochs": [], "verify": [], "test_accuracy": None, "interrupted": False}
+    started = time.perf_counter()
+    try:
+        train(cfg, model, data, out_dir, metrics)
+    except KeyboardInterrupt:
+        metrics["interrupted"] = True
+        metrics["seconds"] = time.perf_counter() - started
+        write_json(out_dir / "metrics.json", metrics)
+        last = [r["epoch"] for r in metrics["epochs"] if "test_accuracy" in r]
+        kept = (f"the checkpoint of epoch {last[-1]} is kept in {out_dir / 'model.npz'}"
+                if last else "no epoch had finished: no checkpoint")
+        print(f"\ninterrupted: {kept}", file=sys.stderr)
+        return 130
+    metrics["seconds"] = time.perf_counter() - started
+    accuracy, preds = evaluate(cfg, model, as_inputs(data.x_test), data.y_test)
+    metrics["test_accuracy"] = accuracy
+    write_json(out_dir / "metrics.json", metrics)
+    plots = save_plots(out_dir, metrics, data, preds, CLASS_NAMES[cfg.dataset]) \
+        if cfg.plots else []
+    if cfg.plots and not plots:
+        print("plots: matplotlib is not installed (pip install 'tinygrad_edu[plot]')")
+    print(f"saved: {out_dir}/ metrics.json, model.npz" + "".join(f", {p}" for p in plots)
+          + f"  ({metrics['seconds']:.1f}s)")
+    print(f"test accuracy: {accuracy:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
