@@ -30,6 +30,11 @@ class _GradMode(contextlib.ContextDecorator):
         state.grad_enabled = self._saved.pop()
         return False
 
+    def _recreate_cm(self):
+        # a fresh one per call of a decorated function: calls in two threads must not share
+        # the saved modes (one thread would restore the other's)
+        return _GradMode(self.enabled)
+
 
 def no_grad() -> _GradMode:
     """Record nothing inside: for inference and for updating parameters.
@@ -118,7 +123,7 @@ def _seed(root: Tensor, gradient) -> Tensor:
                 f"backward: the output has shape {root.shape}, not one element, so its "
                 "gradient is ambiguous; reduce it first (loss.sum() or loss.mean()) or pass "
                 "gradient=<a tensor of that shape>")
-        return Tensor._make(np.ones_like(root.data), False)
+        return Tensor._make(np.ones(root.data.shape, root.data.dtype), False)
     gradient = gradient if isinstance(gradient, Tensor) else Tensor(
         np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:
@@ -137,21 +142,25 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     for root in roots:
         if not root.requires_grad:
             raise GraphError(
-                "backward: this tensor does not require grad and no op recorded it; create "
-                "the inputs with requires_grad=True (and do not compute it under no_grad)")
+                f"backward: this tensor (shape {root.shape}) does not require grad and no op "
+                "recorded it; create the inputs with requires_grad=True (and do not compute it "
+                "under no_grad)")
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
-    for root, seed in zip(roots, seeds, strict=True):
+    for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         _accumulate(grads, owned, root, seed, create_graph)
-    leaf_arrays: set[int] = set()
+    stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+    leads = None if targets is None else _leading_to(order, targets)
+    allocated: set[int] = set()
+    anomaly = state.anomaly
 
     def deliver(t: Tensor, g: Tensor) -> None:
         if targets is not None:
             if id(t) in targets:
                 targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
             return
-        _store_grad(t, g, create_graph, leaf_arrays)
+        _store_grad(t, g, create_graph, stored, allocated)
 
     with _GradMode(create_graph):
         for t in reversed(order):
@@ -161,17 +170,36 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if t._retains_grad or (targets is not None and id(t) in targets):
                 deliver(t, g)
             node = t._ctx
-            in_grads = node.backward(g)
+            if leads is not None and id(t) not in leads:  # grad(): no target below this node
+                if not retain_graph:
+                    node.release()
+                continue
+            if anomaly:  # check the rule's results below, named for this op, rather
+                state.anomaly = False  # than the primitive ops the rule is built from
+                try:
+                    in_grads = node.backward(g)
+                finally:
+                    state.anomaly = True
+            else:
+                in_grads = node.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad, strict=True):
+            if len(in_grads) != len(node.inputs):
+                raise GraphError(f"{node.name}.backward returned {len(in_grads)} gradients for "
+                                 f"{len(node.inputs)} inputs; return one Tensor (or None) per "
+                                 "input, in order")
+            for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad):  # noqa: B905
                 if gx is None or not need:
                     continue
-                if gx.shape != x.shape:
-                    gx = unbroadcast(gx, x.shape)
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
-                if state.anomaly:
+                if not isinstance(gx, Tensor):
+                    raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a "
+                                    "Tensor; build gradients with Tensor ops (so create_graph "
+                                    "can differentiate them)")
+                if gx.data.shape != x.data.shape:
+                    gx = unbroadcast(gx, x.data.shape)
+                if gx.data.dtype != x.data.dtype:
+                    gx = gx.astype(x.data.dtype)
+                if anomaly:
                     _check_finite(gx.data, f"{node.name}.backward", node.inputs)
                 if x._ctx is None:
                     deliver(x, gx)
@@ -179,10 +207,21 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     _accumulate(grads, owned, x, gx, create_graph)
             if not retain_graph:
                 node.release()
-    for root, seed in zip(roots, seeds, strict=True):  # a leaf root is its own gradient
+    for root, seed in zip(roots, seeds):  # noqa: B905 - a leaf root is its own gradient
         if root._ctx is None:
             deliver(root, seed)
     function._generation[0] += 1
+
+
+def _leading_to(order: list[Tensor], targets) -> set[int]:
+    """Ids of the tensors in `order` whose graph contains a target: grad() walks only those."""
+    leads: set[int] = set()
+    for t in order:  # inputs come before their users
+        for x in t._ctx.inputs:
+            if id(x) in targets or id(x) in leads:
+                leads.add(id(t))
+                break
+    return leads
 
 
 def _accumulate(grads, owned, t, g, create_graph) -> None:
@@ -198,15 +237,31 @@ def _accumulate(grads, owned, t, g, create_graph) -> None:
         owned.add(key)
 
 
-def _store_grad(t: Tensor, g: Tensor, create_graph: bool, leaf_arrays: set[int]) -> None:
-    """Add `g` into `t.grad`; every stored gradient gets an array of its own."""
-    if not create_graph:
+def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
+                allocated: set[int]) -> None:
+    """Add `g` into `t.grad`; every stored gradient gets an array of its own.
+
+    `stored` holds the ids of the caller's seed arrays and of the arrays this walk has put on
+    leaves: such an array is copied before it is stored again. `allocated` holds the ids of
+    the arrays this walk made itself (copies and sums): only those are added into in place,
+    because an array a rule returned may also be another tensor's pending gradient.
+    """
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is not None and id(t.grad.data) in allocated:
+        np.add(t.grad.data, g.data, out=t.grad.data)  # our own buffer: add in place
+        return
+    if t.grad is None:
         data = g.data
-        if (not data.flags.writeable or data.base is not None or id(data) in leaf_arrays):
-            data = data.copy()  # a view or an array shared with another gradient
-        g = Tensor._make(data, False)
-        leaf_arrays.add(id(data))
-    t.grad = g if t.grad is None else t.grad + g
+        if not data.flags.writeable or data.base is not None or id(data) in stored:
+            data = data.copy()  # a view, or an array shared with another gradient
+            allocated.add(id(data))
+    else:
+        data = t.grad.data + g.data
+        allocated.add(id(data))
+    stored.add(id(data))
+    t.grad = Tensor._make(data, False)
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
@@ -255,10 +310,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs, strict=True)]
-    for x in inputs:
+    for i, x in enumerate(inputs):
         if not x.requires_grad:
-            raise GraphError("grad: an input does not require grad; create it with "
-                             "requires_grad=True")
+            raise GraphError(f"grad: input {i} (shape {x.shape}) does not require grad; create "
+                             "it with requires_grad=True")
     targets: dict[int, Tensor | None] = {id(x): None for x in inputs}
     retain = create_graph if retain_graph is None else retain_graph
     _run_backward(outputs, seeds, retain, create_graph, targets)

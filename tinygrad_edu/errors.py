@@ -5,6 +5,8 @@ Every error names the op, the shapes or dtypes involved, and what would fix it.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 
@@ -50,9 +52,11 @@ def broadcast_error(op: str, shapes) -> ShapeError:
     )
 
 
-def dim_error(op: str, dim, shape) -> DimError:
+def dim_error(op: str, dim, shape, valid_ndim: int | None = None) -> DimError:
+    """`valid_ndim`: how many dims `dim` may name, when not the tensor's own (unsqueeze: +1)."""
     ndim = len(shape)
-    valid = f"[{-ndim}, {ndim - 1}]" if ndim else "none (a 0-d tensor has no dims; use dim=None)"
+    n = ndim if valid_ndim is None else valid_ndim
+    valid = f"[{-n}, {n - 1}]" if n else "none (a 0-d tensor has no dims; use dim=None)"
     return DimError(
         f"{op}: dim {dim} is out of range for a tensor of shape {tuple(shape)} "
         f"(ndim {ndim}); valid dims: {valid}"
@@ -66,4 +70,13 @@ def warn_once(key: str, message: str, category=RuntimeWarning) -> None:
     """Warn the first time `key` is seen in this process."""
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(message, category, stacklevel=4)
+        warnings.warn(message, category, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the first caller outside tinygrad_edu: a warning points at user code."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(2), 2  # warn_once's caller is at stacklevel 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

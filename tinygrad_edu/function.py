@@ -68,12 +68,19 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on `inputs` (Tensors) and record it in the graph when needed."""
-        from .tensor import Tensor  # the tensor module imports this one
-
-        inputs = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        # Hot path (every op, forward and backward, goes through here): plain loops, no
+        # comprehensions, and grad mode is read only when an input requires grad.
+        Tensor = _tensor.Tensor
+        arrays, needs_input_grad = [], []
+        for t in inputs:
+            if not isinstance(t, Tensor):  # a number or an array: lift it to a constant
+                return cls.apply(*[x if isinstance(x, Tensor) else Tensor(x) for x in inputs],
+                                 **params)
+            arrays.append(t.data)
+            needs_input_grad.append(t.requires_grad)
         fn = cls()
         try:
-            data = fn.forward(*[t.data for t in inputs], **params)
+            data = fn.forward(*arrays, **params)
         except TinygradEduError:
             raise
         except (ValueError, IndexError, TypeError) as exc:
@@ -82,19 +89,22 @@ class Function:
             data = np.asarray(data)
         if state.anomaly:
             _check_finite(data, f"{cls.__name__}.forward", inputs)
-        if not (state.grad_enabled and any(t.requires_grad for t in inputs)):
-            return Tensor._make(data, False)
-        out = Tensor._make(data, True)
-        fn.inputs = inputs
-        fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        fn.generation = gen = _generation[0]
-        fn.module = state.module
+        if True in needs_input_grad and state.grad_enabled:
+            return fn._record(inputs, tuple(needs_input_grad), Tensor._make(data, True))
+        return Tensor._make(data, False)
+
+    def _record(self, inputs: tuple, needs_input_grad: tuple, out):
+        """Make this call the graph node that produced `out`."""
+        self.inputs = inputs
+        self.needs_input_grad = needs_input_grad
+        self.generation = gen = _generation[0]
+        self.module = state.module
         for t in inputs:
             node = t._ctx
             if node is not None and node.generation != gen:
-                fn._carried_from(node)
-        fn._output = weakref.ref(out)  # weak: the output owns the node, not the other way
-        out._ctx = fn
+                self._carried_from(node)
+        self._output = weakref.ref(out)  # weak: the output owns the node, not the other way
+        out._ctx = self
         return out
 
     def forward(self, *arrays, **params):
@@ -123,7 +133,10 @@ class Function:
     def explain_error(self, inputs, params, exc: Exception) -> Exception:
         """Word an error numpy raised inside forward; ops override this for their own cases."""
         shapes = ", ".join(str(t.shape) for t in inputs)
-        return type(exc)(f"{self.name.lower()}: failed on inputs of shape {shapes}: {exc}")
+        message = str(exc)
+        if message.split(":")[0].replace("_", "") != self.name.lower():  # not the op's own words
+            message = f"{self.name.lower()}: failed on inputs of shape {shapes}: {message}"
+        return type(exc)(message)
 
     def _carried_from(self, node: Function) -> None:
         self.carry = max(self.carry, node.carry + 1)
@@ -146,3 +159,8 @@ def _check_finite(data: np.ndarray, where: str, inputs) -> None:
             f"detect_anomaly: {where} produced {kind} (output shape {data.shape}, input shapes "
             f"{shapes}); check this op's inputs (log of 0, division by 0, overflow in exp)"
         )
+
+
+# Last, because tensor.py imports ops.py, which imports this module: the module object is
+# taken (it is complete by the time an op runs), not its `Tensor`, which may not exist yet.
+from . import tensor as _tensor  # noqa: E402

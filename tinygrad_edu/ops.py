@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError, broadcast_error
+from . import tensor as _tensor  # a module object: tensor.py imports this one
+from .errors import ShapeError, broadcast_error, fmt_shapes
 from .function import Function
 from .shapes import normalize_dim, normalize_dims, reduced_shape
 
 
-def _const(array) -> Tensor:  # noqa: F821 - a constant Tensor, outside the graph
-    from .tensor import Tensor
-
-    return Tensor._make(np.asarray(array), False)
+def _const(array) -> _tensor.Tensor:
+    """A constant Tensor, outside the graph (a mask, a share, a target)."""
+    return _tensor.Tensor._make(np.asarray(array), False)
 
 
 class _Broadcasting(Function):
@@ -88,8 +88,11 @@ class Pow(_Broadcasting):
 
     def backward(self, grad):
         x, y = self.inputs
-        gx = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None  # dout/dx = y x^(y-1)
-        gy = grad * self.output * x.log() if self.needs_input_grad[1] else None  # = out ln x
+        gx = gy = None
+        if self.needs_input_grad[0]:  # dout/dx = y x^(y-1), which is 0 where y == 0: take x^0
+            gx = grad * y * x ** (y - _const(y.data != 0))  # there, not 0 * x^-1 (NaN at 0)
+        if self.needs_input_grad[1]:
+            gy = grad * self.output * x.log()               # dout/dy = out ln x
         return gx, gy
 
 
@@ -108,6 +111,15 @@ class Maximum(_Broadcasting):
 
 class Where(_Broadcasting):
     """out = x where condition else y (the condition is a constant)"""
+
+    def explain_error(self, inputs, params, exc):
+        shapes = [params["condition"].shape] + [t.shape for t in inputs]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            return ShapeError(f"where: condition, x and y of shapes {fmt_shapes(shapes)} do not "
+                              "broadcast; reshape the condition or an operand so they line up")
+        return super().explain_error(inputs, params, exc)
 
     def forward(self, x, y, condition):
         self.condition = condition
@@ -176,11 +188,11 @@ class ReLU(Function):
     """out = max(x, 0)"""
 
     def forward(self, x):
-        self.mask = x > 0
         return np.maximum(x, 0)
 
     def backward(self, grad):
-        return grad * _const(self.mask)              # dout/dx = 1 if x > 0 else 0 (also at 0)
+        x = self.inputs[0].data
+        return grad * _const(x > 0)                  # dout/dx = 1 if x > 0 else 0 (also at 0)
 
 
 class Sigmoid(Function):
@@ -238,16 +250,15 @@ class Sum(Function):
     """out = sum of x over dims"""
 
     def forward(self, x, dim=None, keepdim=False):
-        dims = normalize_dims(dim, x.shape, "sum")
-        self.in_shape, self.keepdim = x.shape, keepdim
-        self.kept_shape = reduced_shape(x.shape, dims, keepdim=True)
-        return x.sum(axis=dims, keepdims=keepdim)
+        self.dims, self.keepdim = normalize_dims(dim, x.shape, "sum"), keepdim
+        return x.sum(axis=self.dims, keepdims=keepdim)
 
     def backward(self, grad):
         # dout/dx = 1 for every summed element: spread grad back over the summed dims
+        x_shape = self.inputs[0].shape
         if not self.keepdim and grad.ndim:
-            grad = grad.reshape(self.kept_shape)
-        return grad.expand(self.in_shape)
+            grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
+        return grad.expand(x_shape)
 
 
 class Max(Function):
@@ -273,8 +284,10 @@ class Max(Function):
 class Softmax(Function):
     """out = exp(x) / sum(exp(x)) along dim"""
 
-    def forward(self, x, dim=-1):
+    def forward(self, x, dim=-1, value=None):
         self.dim = normalize_dim(dim, x.ndim, "softmax", x.shape)
+        if value is not None:                        # the caller computed softmax(x) already
+            return value
         e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # shifted: exp never overflows
         return e / e.sum(axis=self.dim, keepdims=True)
 
@@ -297,6 +310,15 @@ class LogSoftmax(Function):
         return grad - self.output.exp() * grad.sum(self.dim, keepdim=True)
 
 
+def _target_index(target: np.ndarray, class_dim: int) -> tuple:
+    """The index that picks each sample's target class: `x[index]` has the shape of target."""
+    if target.ndim == 1:                             # (N,) labels of (N, C) logits
+        return np.arange(target.shape[0]), target
+    positions = list(np.indices(target.shape, sparse=True))  # 0..N-1 and over extra dims
+    positions.insert(class_dim, target)
+    return tuple(positions)
+
+
 class CrossEntropy(Function):
     """out_n = -sum_c target_nc * log_softmax(x)_nc, over classes along dim 1 (or the only dim)
 
@@ -305,26 +327,35 @@ class CrossEntropy(Function):
     """
 
     def forward(self, x, target, reduction="mean"):
-        self.class_dim = 1 if x.ndim > 1 else 0
-        shifted = x - x.max(axis=self.class_dim, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=self.class_dim, keepdims=True))
-        if target.dtype.kind in "iu":
-            onehot = np.moveaxis(np.eye(x.shape[self.class_dim], dtype=x.dtype)[target],
-                                 -1, self.class_dim)
+        self.class_dim = c = 1 if x.ndim > 1 else 0
+        shifted = x - x.max(axis=c, keepdims=True)   # stable for large logits
+        e = np.exp(shifted)
+        total = e.sum(axis=c, keepdims=True)
+        self.probs = e / total                       # softmax(x), reused by backward
+        log_probs = shifted - np.log(total)
+        if target.dtype.kind in "iu":                # class indices: y is one-hot, sum(y) = 1
+            self.index, self.target = _target_index(target, c), None
+            losses = -log_probs[self.index]
         else:
-            onehot = target.astype(x.dtype, copy=False)
-        self.target, self.reduction = onehot, reduction
-        losses = -(onehot * log_probs).sum(axis=self.class_dim)
-        self.count = losses.size
+            self.target = target.astype(x.dtype, copy=False)
+            losses = -(self.target * log_probs).sum(axis=c)
+        self.reduction, self.count = reduction, losses.size
         if reduction == "mean":
-            return losses.mean() if losses.size else np.asarray(np.nan, dtype=x.dtype)
+            return losses.sum() / self.count if self.count else np.asarray(np.nan, x.dtype)
         return losses.sum() if reduction == "sum" else losses
 
     def backward(self, grad):
         # dL/dx_c = softmax_c * sum(y) - y_c  (= softmax - y for one-hot y); mean divides by N
         (x,) = self.inputs
-        y = _const(self.target)
-        dx = x.softmax(self.class_dim) * _const(self.target.sum(self.class_dim, keepdims=True)) - y
+        probs = Softmax.apply(x, dim=self.class_dim, value=self.probs)  # reused, still on x
+        if self.target is None:
+            order = "F" if self.probs.flags.f_contiguous else "C"  # laid out like probs
+            y = np.zeros(self.probs.shape, self.probs.dtype, order)    # one-hot
+            y[self.index] = 1
+            dx = probs - _const(y)
+        else:
+            y_sum = self.target.sum(axis=self.class_dim, keepdims=True)
+            dx = probs * _const(y_sum) - _const(self.target)
         if self.reduction == "none":
             return dx * grad.unsqueeze(self.class_dim)
         return dx * (grad / self.count if self.reduction == "mean" else grad)
@@ -420,15 +451,17 @@ class Permute(Function):
     """out = x with its dims reordered"""
 
     def forward(self, x, dims):
-        if sorted(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims) != list(
-                range(x.ndim)):
+        order = tuple(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims)
+        if sorted(order) != list(range(x.ndim)):
             raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
-                             f"{x.ndim} dims of a tensor of shape {x.shape}")
-        self.dims = dims
-        return x.transpose(dims)
+                             f"{x.ndim} dims of a tensor of shape {x.shape}; name each of "
+                             f"0..{x.ndim - 1} exactly once")
+        self.dims = order                            # non-negative, so backward can invert it
+        return x.transpose(order)
 
     def backward(self, grad):
-        return grad.permute(tuple(np.argsort(self.dims)))  # the inverse reordering
+        inverse = tuple(self.dims.index(d) for d in range(len(self.dims)))  # where each dim went
+        return grad.permute(inverse)                 # the inverse reordering
 
 
 class Expand(Function):
@@ -447,8 +480,7 @@ class Expand(Function):
 
 def _numpy_index(index):
     """A Tensor inside an index becomes its array."""
-    from .tensor import Tensor
-
+    Tensor = _tensor.Tensor
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index.data if isinstance(index, Tensor) else index
@@ -509,6 +541,8 @@ class Cat(Function):
                                            self.needs_input_grad, strict=True))
 
     def explain_error(self, inputs, params, exc):
+        if not inputs:
+            return ValueError("cat: needs at least one tensor; pass a non-empty list")
         return ShapeError(f"cat: shapes {[t.shape for t in inputs]} must match in every dim "
                           f"but dim {params.get('dim', 0)}")
 
@@ -528,4 +562,6 @@ class Stack(Function):
                      for i, need in enumerate(self.needs_input_grad))
 
     def explain_error(self, inputs, params, exc):
+        if not inputs:
+            return ValueError("stack: needs at least one tensor; pass a non-empty list")
         return ShapeError(f"stack: shapes {[t.shape for t in inputs]} must all be equal")

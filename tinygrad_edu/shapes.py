@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError, broadcast_error, dim_error
+from .errors import DimError, ShapeError, broadcast_error, dim_error
 
 
 def normalize_dim(dim: int, ndim: int, op: str, shape=None) -> int:
@@ -13,7 +13,7 @@ def normalize_dim(dim: int, ndim: int, op: str, shape=None) -> int:
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if -ndim <= dim < ndim:
         return int(dim) % ndim
-    raise dim_error(op, dim, shape if shape is not None else (None,) * ndim)
+    raise dim_error(op, dim, shape if shape is not None else (None,) * ndim, ndim)
 
 
 def normalize_dims(dim, shape, op: str) -> tuple[int, ...]:
@@ -24,7 +24,8 @@ def normalize_dims(dim, shape, op: str) -> tuple[int, ...]:
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     out = tuple(sorted({normalize_dim(d, ndim, op, shape) for d in dims}))
     if len(out) != len(dims):
-        raise ValueError(f"{op}: dim {dim} names a dim twice")
+        raise DimError(f"{op}: dim {dim} names a dim twice for a tensor of shape "
+                       f"{tuple(shape)}; list each dim once")
     return out
 
 
@@ -58,10 +59,11 @@ def unbroadcast(grad, shape):
                          f"input of shape {shape}; the op's backward rule is wrong")
     if lead:
         grad = grad.sum(dim=tuple(range(lead)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(dim=stretched, keepdim=True)
-    if grad.shape != shape:
-        raise ShapeError(f"backward: a gradient of shape {grad.shape} cannot belong to an "
-                         f"input of shape {shape}; the op's backward rule is wrong")
+    if grad.shape != shape:  # dims of size 1 that were stretched
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched:
+            grad = grad.sum(dim=stretched, keepdim=True)
+        if grad.shape != shape:
+            raise ShapeError(f"backward: a gradient of shape {grad.shape} cannot belong to an "
+                             f"input of shape {shape}; the op's backward rule is wrong")
     return grad

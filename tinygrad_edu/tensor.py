@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import ops
-from .errors import DtypeError
-from .function import Function
+from .errors import DimError, DtypeError
+from .function import Function, state
+from .shapes import broadcast_shape, normalize_dims
 
 Scalar = int | float | bool
 
@@ -126,7 +127,8 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place on a leaf; returns self."""
         if requires_grad and self.dtype.kind != "f":
-            raise DtypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}")
+            raise DtypeError(f"requires_grad_: needs a floating dtype, got {self.dtype}; "
+                             "convert first, for example t.astype(np.float32)")
         self.requires_grad = requires_grad
         return self
 
@@ -147,9 +149,7 @@ class Tensor:
         create_graph : bool
             Record the backward pass too, so gradients can be differentiated again.
         """
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(",
@@ -291,15 +291,24 @@ class Tensor:
 
     def minimum(self, other) -> Tensor:
         """Elementwise minimum; where the two are equal, each gets half the gradient."""
-        return -ops.Maximum.apply(-self, -self._lift(other))
+        other = self._lift(other)
+        broadcast_shape("minimum", self.shape, other.shape)  # errors name minimum, not maximum
+        return -ops.Maximum.apply(-self, -other)
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient is 1 inside and 0 outside."""
         return ops.Clamp.apply(self, low=min, high=max)
 
     def astype(self, dtype) -> Tensor:
-        """Convert to `dtype`; the gradient is converted back to this tensor's dtype."""
-        return self if np.dtype(dtype) == self.dtype else ops.Cast.apply(self, dtype=dtype)
+        """Convert to `dtype`; the gradient is converted back to this tensor's dtype.
+
+        A non-float result (integers, bools) is a constant: it cannot carry a gradient.
+        """
+        if np.dtype(dtype) == self.dtype:
+            return self
+        if np.dtype(dtype).kind != "f":
+            return Tensor._make(self.data.astype(dtype), False)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -313,6 +322,7 @@ class Tensor:
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over `dim` (all dims by default): the sum divided by the count."""
+        normalize_dims(dim, self.shape, "mean")  # errors name mean, not the sum inside it
         total = self.sum(dim, keepdim)
         count = self.data.size // total.data.size if total.data.size else 0
         return total * (1.0 / count if count else float("nan"))
@@ -323,6 +333,7 @@ class Tensor:
 
     def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Smallest value over `dim`. Ties split the gradient evenly among the minima."""
+        normalize_dims(dim, self.shape, "min")  # errors name min, not the max inside it
         return -ops.Max.apply(-self, dim=dim, keepdim=keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -354,6 +365,9 @@ class Tensor:
             return self.reshape(1)
         s = normalize_dim(start_dim, self.ndim, "flatten", self.shape)
         e = normalize_dim(end_dim, self.ndim, "flatten", self.shape)
+        if s > e:
+            raise DimError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                           f"tensor of shape {self.shape}; swap them")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def unsqueeze(self, dim: int) -> Tensor:
@@ -387,6 +401,10 @@ class Tensor:
     @property
     def T(self) -> Tensor:
         """All dims reversed (numpy's `.T`); the matrix transpose for 2-D tensors."""
+        if not (self.requires_grad and state.grad_enabled):
+            # Nothing to record (as in every backward rule without create_graph): the numpy
+            # view is the whole result, so skip the op's bookkeeping. Same numbers either way.
+            return Tensor._make(self.data.T, False)
         return ops.Permute.apply(self, dims=tuple(range(self.ndim - 1, -1, -1)))
 
     @property
@@ -469,3 +487,8 @@ def minimum(x, y) -> Tensor:
     """Elementwise minimum of two tensors; ties split the gradient evenly."""
     base = x if isinstance(x, Tensor) else Tensor(x)
     return base.minimum(y)
+
+
+# Last, because autograd.py imports this module: the module object is taken (complete by the
+# time `backward` runs), not its `backward`, which may not exist yet at import time.
+from . import autograd as _autograd  # noqa: E402

@@ -29,8 +29,9 @@ def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
                          f"{expected}, got {target.shape}; pass one integer label per sample")
     n_classes = scores.shape[class_dim]
     if target.size and (target.min() < 0 or target.max() >= n_classes):
-        raise ValueError(f"{op}: class indices must lie in [0, {n_classes - 1}], got values in "
-                         f"[{target.min()}, {target.max()}]")
+        raise ValueError(f"{op}: scores of shape {scores.shape} have {n_classes} classes along "
+                         f"dim {class_dim}, so class indices must lie in [0, {n_classes - 1}]; "
+                         f"got values in [{target.min()}, {target.max()}]")
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
@@ -65,7 +66,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     elif target.dtype.kind == "f":
         if target.shape != logits.shape:
             raise ShapeError(f"cross_entropy: probability targets must have the logits' shape "
-                             f"{logits.shape}, got {target.shape}")
+                             f"{logits.shape}, got {target.shape}; for class indices pass "
+                             "integers (target.astype(np.int64))")
     else:
         raise DtypeError(f"cross_entropy: target must hold integer class indices or float "
                          f"probabilities, got dtype {target.dtype}")

@@ -30,8 +30,9 @@ def _as_float64_inputs(inputs) -> list[Tensor]:
     out = []
     for x in inputs:
         data = np.array(x.data if isinstance(x, Tensor) else x)  # a copy we may perturb
-        if data.dtype.kind not in "iub":  # C order, so a flat view perturbs x itself
-            out.append(Tensor(np.ascontiguousarray(data, dtype=np.float64), requires_grad=True))
+        if data.dtype.kind not in "iub":  # C order, so a flat view perturbs x itself; not
+            # ascontiguousarray, which turns a 0-d input into shape (1,)
+            out.append(Tensor(np.array(data, dtype=np.float64, order="C"), requires_grad=True))
         else:
             out.append(Tensor(data))
     return out

@@ -38,11 +38,42 @@ def floats(dtype=np.float64, min_value: float = -10.0, max_value: float = 10.0,
     `min_magnitude` keeps values away from a kink at 0 (relu, abs) where a central difference
     straddles the kink.
     """
-    width = 32 if np.dtype(dtype) == np.float32 else 64
-    base = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
     if min_magnitude > 0:
-        return base.filter(lambda v: abs(v) >= min_magnitude)
-    return base
+        return _floats_avoiding(dtype, min_value, max_value, (0.0,), min_magnitude)
+    width = 32 if np.dtype(dtype) == np.float32 else 64
+    min_value, max_value = _bounds_for(dtype, min_value, max_value)
+    return st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
+
+
+def _floats_avoiding(dtype, min_value: float, max_value: float, points,
+                     distance: float) -> st.SearchStrategy[float]:
+    """Floats in [min_value, max_value] at least `distance` from each point: one strategy per
+    gap between the points (no filtering, so no example is thrown away)."""
+    gaps, low = [], min_value
+    for p in sorted(float(p) for p in points):
+        high = float(np.nextafter(p - distance, -np.inf))   # rounding never brings it closer
+        if high >= low:
+            gaps.append((low, min(high, max_value)))
+        low = max(low, float(np.nextafter(p + distance, np.inf)))
+    if low <= max_value:
+        gaps.append((low, max_value))
+    gaps = [(a, b) for a, b in gaps if a <= b]
+    if not gaps:
+        raise ValueError(f"floats: no value in [{min_value}, {max_value}] lies {distance} away "
+                         f"from {tuple(points)}; widen the range or lower the distance")
+    return st.one_of([floats(dtype, a, b) for a, b in gaps])
+
+
+def _bounds_for(dtype, min_value: float, max_value: float) -> tuple[float, float]:
+    """Bounds rounded inwards to the nearest values of `dtype` (0.1 is not a float32)."""
+    if np.dtype(dtype) != np.float32:
+        return min_value, max_value
+    low, high = np.float32(min_value), np.float32(max_value)
+    if low < min_value:
+        low = np.nextafter(low, np.float32(np.inf))
+    if high > max_value:
+        high = np.nextafter(high, np.float32(-np.inf))
+    return float(low), float(high)
 
 
 def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 1,
@@ -159,3 +190,139 @@ def mlp_params(draw, sizes=None, layout: str = "rows", dtype=np.float64,
         params.append((draw(arrays(w_shape, dtype, min_value, max_value)),
                        draw(arrays(b_shape, dtype, min_value, max_value))))
     return params
+
+
+# ---- seed documents: samples as columns, per-example column vectors ---------------------
+# Used by tests/seed_formulas/: the documents keep samples in columns (X is n_in x m,
+# Y is a one-hot C x m) or feed one example at a time as an (n, 1) column vector.
+
+
+def class_labels(count: int, num_classes: int) -> st.SearchStrategy[np.ndarray]:
+    """`count` class indices in [0, num_classes), as an int64 array of shape (count,)."""
+    return hnp.arrays(np.int64, (count,), elements=st.integers(0, num_classes - 1))
+
+
+@st.composite
+def column_batches(draw, n_in: int, num_classes: int, min_batch: int = 1, max_batch: int = 6,
+                   dtype=np.float64, min_value: float = -2.0, max_value: float = 2.0):
+    """A batch with samples as columns: X (n_in, m), one-hot Y (num_classes, m), labels (m,).
+
+    Documents 000 and 003 transpose the data so that each column is one image; Y's column j
+    is the one-hot encoding of labels[j].
+    """
+    m = draw(st.integers(min_batch, max_batch))
+    x = draw(arrays((n_in, m), dtype, min_value, max_value))
+    labels = draw(class_labels(m, num_classes))
+    return x, np.eye(num_classes, dtype=dtype)[labels].T, labels
+
+
+@st.composite
+def unnormalized_targets(draw, shape, dtype=np.float64, min_total: float = -2.0,
+                         max_total: float = 4.0, margin: float = 0.25) -> np.ndarray:
+    """Target arrays that are not probability vectors: any signs, a sum drawn away from 1.
+
+    The total is drawn from [min_total, 1 - margin] or [1 + margin, max_total] (never 1, so a
+    formula that silently assumes sum(y) = 1 is caught); a zero-sum perturbation then gives the
+    entries mixed signs without changing the total.
+    """
+    total = draw(st.one_of(floats(dtype, min_total, 1.0 - margin),
+                           floats(dtype, 1.0 + margin, max_total)))
+    weights = draw(arrays(shape, dtype, 0.01, 1.0))
+    wiggle = draw(arrays(shape, dtype, -1.0, 1.0))
+    return total * weights / weights.sum() + (wiggle - wiggle.mean())
+
+
+# ---- Added with the test suite: values kept away from kinks and from ties -------------------
+# Central differences straddle a kink when a value lies within EPS of it; these strategies keep
+# every value a chosen distance away (from fixed points, or from every other value).
+
+
+def arrays_avoiding(points, min_distance: float = 1e-3, shape=None, dtype=np.float64,
+                    min_value: float = -10.0, max_value: float = 10.0,
+                    **shape_options) -> st.SearchStrategy[np.ndarray]:
+    """Arrays whose values all lie at least `min_distance` from each of `points`.
+
+    For ops with kinks away from 0, such as `clamp(-1, 1)` (kinks at -1 and 1);
+    `arrays(min_magnitude=d)` is the case `points=(0,)`.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(arrays_avoiding((-1.0, 1.0), 0.01, shape=(4,)))
+    ... def test_clamp_sees_no_kink(x):
+    ...     assert (np.abs(x - 1.0) >= 0.01).all() and (np.abs(x + 1.0) >= 0.01).all()
+    >>> test_clamp_sees_no_kink()
+    """
+    elements = _floats_avoiding(dtype, min_value, max_value, points, min_distance)
+    shape = shapes(**shape_options) if shape is None else shape
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+@st.composite
+def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0,
+                    max_value: float = 10.0, min_gap: float = 0.01,
+                    **shape_options) -> np.ndarray:
+    """Arrays whose values are pairwise at least `min_gap` apart: no near-ties.
+
+    For `max`, `min`, `maximum`: a central difference at a near-tie sees the other element
+    take over. Values lie on a grid of step `min_gap` within [min_value, max_value], so an
+    array holds at most (max_value - min_value) / min_gap + 1 elements.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(distinct_arrays((3, 4)))
+    ... def test_no_near_ties(x):
+    ...     assert np.diff(np.sort(x, axis=None)).min() >= 0.01 - 1e-12
+    >>> test_no_near_ties()
+    """
+    if shape is None:
+        shape = draw(shapes(**shape_options))
+    elif isinstance(shape, st.SearchStrategy):
+        shape = draw(shape)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    size = int(np.prod(shape))
+    low, high = int(np.ceil(min_value / min_gap)), int(np.floor(max_value / min_gap))
+    if size - 1 > high - low:
+        raise ValueError(f"distinct_arrays: {size} values {min_gap} apart do not fit in "
+                         f"[{min_value}, {max_value}]; widen the range or lower min_gap")
+    # Draw grid points freely (ties allowed), then add each one's rank: the sorted values
+    # k_(0) + 0 < k_(1) + 1 < ... become distinct, and the result shrinks towards a ramp.
+    steps = draw(hnp.arrays(np.int64, shape, elements=st.integers(low, high - max(size - 1, 0))))
+    flat = steps.reshape(-1)
+    flat[np.argsort(flat, kind="stable")] += np.arange(size)
+    return (flat.reshape(shape) * min_gap).astype(dtype)
+
+
+@st.composite
+def distinct_broadcastable_arrays(draw, num: int = 2, dtype=np.float64, min_dims: int = 0,
+                                  max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE,
+                                  **value_options) -> tuple[np.ndarray, ...]:
+    """Like `broadcastable_arrays`, with all values of all arrays pairwise apart (see
+    `distinct_arrays`): for elementwise `maximum` and `minimum` without near-ties."""
+    found = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=num, min_dims=min_dims, max_dims=max_dims, max_side=max_side))
+    sizes = [int(np.prod(s)) for s in found.input_shapes]
+    flat = draw(distinct_arrays((sum(sizes),), dtype, **value_options))
+    ends = np.cumsum(sizes)
+    return tuple(flat[end - size:end].reshape(s)
+                 for s, size, end in zip(found.input_shapes, sizes, ends, strict=True))
+
+
+def reduction_dims(ndim: int, allow_none: bool = True) -> st.SearchStrategy:
+    """A `dim` argument for a reduction over an `ndim`-dim tensor: None (all dims, if
+    `allow_none`), one dim, or a tuple of distinct dims; negative dims included.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(reduction_dims(3))
+    ... def test_sum_keeps_the_other_dims(dim):
+    ...     x = np.ones((2, 3, 4))
+    ...     assert x.sum(axis=dim).size <= x.size
+    >>> test_sum_keeps_the_other_dims()
+    """
+    options = [st.none()] if allow_none else []
+    if ndim:
+        options += [st.integers(-ndim, ndim - 1), hnp.valid_tuple_axes(ndim, min_size=1)]
+    return st.one_of(options) if options else st.just(())

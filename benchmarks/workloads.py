@@ -1,0 +1,306 @@
+"""The benchmark workloads, each written once per framework in that framework's own idiom.
+
+A workload maps each framework name to a *factory*: calling it builds the parameters and
+data (not timed) and returns a `step()` callable (timed). Every framework starts from
+copies of the same numbers (`numpy_baselines.init_params`) and sees the same data.
+
+Frameworks: "numpy" (hand-written backprop, the baseline of every ratio), "tinygrad_edu",
+and "torch" (PyTorch eager on the CPU, when installed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import numpy_baselines as nb
+
+Factory = Callable[[], Callable[[], object]]
+
+MNIST_FEATURES, MNIST_CLASSES = 784, 10
+
+
+@dataclass
+class Workload:
+    """One benchmark: what it measures and how to build each framework's step."""
+
+    name: str
+    description: str
+    factories: dict[str, Factory]
+    target: float | None = None          # the ratio to numpy we aim for (None: report only)
+    steps_per_round: int | None = None   # fixed number of steps per round (else calibrated)
+    info: dict = field(default_factory=dict)
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _data(rng, n_samples: int, layout: str, sizes=(MNIST_FEATURES, MNIST_CLASSES)):
+    """Random inputs (standard normal) of sizes[0] features and labels in [0, sizes[-1])."""
+    x = rng.standard_normal((n_samples, sizes[0]), dtype=np.float32)
+    labels = rng.integers(0, sizes[-1], size=n_samples)
+    if layout == "columns":
+        x = np.ascontiguousarray(x.T)
+    return x, labels
+
+
+# ---- the framework versions of one MLP training step ----------------------------------
+# hidden layers are ReLU, the loss is the mean cross-entropy of softmax(logits), the update
+# is plain SGD (w := w - lr dw). `make(params, layout, lr)` returns `(train_step, convert)`:
+# `train_step(x, labels)` runs one step on inputs already converted by `convert(x, labels)`.
+
+def _numpy_trainer(params, layout, lr):
+    model = nb.MLPRows(params) if layout == "rows" else nb.MLPColumns(params)
+    update = nb.SGD(params, lr)
+    return (lambda x, labels: model.step(x, labels, update)), (lambda x, labels: (x, labels))
+
+
+def _tinygrad_trainer(params, layout, lr):
+    from tinygrad_edu import Tensor
+    from tinygrad_edu.nn import functional as F
+    from tinygrad_edu.optim import SGD
+
+    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
+    opt, n = SGD(ps, lr=lr), len(ps) // 2
+
+    def train_step(x, labels):
+        a = x
+        for i in range(n):
+            w, b = ps[2 * i], ps[2 * i + 1]
+            a = a @ w + b if layout == "rows" else w @ a + b
+            if i < n - 1:
+                a = a.relu()
+        loss = F.cross_entropy(a if layout == "rows" else a.T, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return train_step, (lambda x, labels: (Tensor(x), labels))
+
+
+def _torch_trainer(params, layout, lr):
+    import torch
+    import torch.nn.functional as F
+
+    ps = [torch.tensor(p, requires_grad=True) for p in params]
+    opt, n = torch.optim.SGD(ps, lr=lr), len(ps) // 2
+
+    def train_step(x, labels):
+        a = x
+        for i in range(n):
+            w, b = ps[2 * i], ps[2 * i + 1]
+            a = a @ w + b if layout == "rows" else w @ a + b
+            if i < n - 1:
+                a = a.relu()
+        loss = F.cross_entropy(a if layout == "rows" else a.T, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return train_step, (lambda x, labels: (torch.from_numpy(x), torch.from_numpy(labels)))
+
+
+TRAINERS = {"numpy": _numpy_trainer, "tinygrad_edu": _tinygrad_trainer, "torch": _torch_trainer}
+
+
+def _mlp_workload(name, description, sizes, batch, layout, lr, target, seed=0):
+    """Repeated training steps on one fixed batch."""
+    def factory(framework):
+        def build():
+            rng = np.random.default_rng(seed)
+            params = nb.init_params(sizes, rng, layout)
+            train_step, convert = TRAINERS[framework](params, layout, lr)
+            x, labels = convert(*_data(rng, batch, layout, sizes))
+            return lambda: train_step(x, labels)
+        return build
+
+    return Workload(name, description, {fw: factory(fw) for fw in TRAINERS}, target,
+                    info={"sizes": list(sizes), "batch": batch, "layout": layout})
+
+
+def _per_example_workload(name, description, sizes, n_samples, lr, target, seed=0):
+    """Document 001's loop: one sample (a column) per SGD step, cycling through a set."""
+    def factory(framework):
+        def build():
+            rng = np.random.default_rng(seed)
+            params = nb.init_params(sizes, rng, "columns")
+            train_step, convert = TRAINERS[framework](params, "columns", lr)
+            x, labels = _data(rng, n_samples, "columns", sizes)
+            samples = [convert(np.ascontiguousarray(x[:, i:i + 1]), labels[i:i + 1])
+                       for i in range(n_samples)]
+            position = [0]
+
+            def step():
+                i = position[0]
+                position[0] = (i + 1) % n_samples
+                return train_step(*samples[i])
+            return step
+        return build
+
+    return Workload(name, description, {fw: factory(fw) for fw in TRAINERS}, target,
+                    info={"sizes": list(sizes), "batch": 1, "layout": "columns",
+                          "samples_cycled": n_samples})
+
+
+# ---- the default preset: 784-256-128-10 ReLU, Adam, batch 128 --------------------------
+
+PRESET_SIZES = (784, 256, 128, 10)
+
+
+def _preset_numpy(params, lr):
+    return nb.MLPRows(params), nb.Adam(params, lr=lr)
+
+
+def _preset_tinygrad(params, lr):
+    """The preset as a user writes it: Linear layers (weight (out, in)) and optim.Adam."""
+    from tinygrad_edu import nn, optim
+
+    layers = []
+    for i in range(len(params) // 2):
+        w, b = params[2 * i], params[2 * i + 1]
+        layer = nn.Linear(w.shape[0], w.shape[1])
+        layer.weight.data[...] = w.T
+        layer.bias.data[...] = b
+        layers += [layer, nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    return model, optim.Adam(model.parameters(), lr=lr)
+
+
+def _preset_torch(params, lr):
+    import torch
+
+    layers = []
+    for i in range(len(params) // 2):
+        w, b = params[2 * i], params[2 * i + 1]
+        layer = torch.nn.Linear(w.shape[0], w.shape[1])
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(w.T))
+            layer.bias.copy_(torch.from_numpy(b))
+        layers += [layer, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    return model, torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def _epoch_workload(name, description, n_samples, batch, lr, seed=0):
+    def build_numpy():
+        rng = np.random.default_rng(seed)
+        model, opt = _preset_numpy(nb.init_params(PRESET_SIZES, rng), lr)
+        x, labels = _data(rng, n_samples, "rows")
+
+        def epoch():
+            for i in range(0, n_samples, batch):
+                model.step(x[i:i + batch], labels[i:i + batch], opt)
+        return epoch
+
+    def build_tinygrad():
+        from tinygrad_edu import Tensor
+        from tinygrad_edu.nn import functional as F
+
+        rng = np.random.default_rng(seed)
+        model, opt = _preset_tinygrad(nb.init_params(PRESET_SIZES, rng), lr)
+        x, labels = _data(rng, n_samples, "rows")
+
+        def epoch():
+            for i in range(0, n_samples, batch):
+                loss = F.cross_entropy(model(Tensor(x[i:i + batch])), labels[i:i + batch])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return epoch
+
+    def build_torch():
+        import torch
+        import torch.nn.functional as F
+
+        rng = np.random.default_rng(seed)
+        model, opt = _preset_torch(nb.init_params(PRESET_SIZES, rng), lr)
+        x, labels = _data(rng, n_samples, "rows")
+        x, labels = torch.from_numpy(x), torch.from_numpy(labels)
+
+        def epoch():
+            for i in range(0, n_samples, batch):
+                loss = F.cross_entropy(model(x[i:i + batch]), labels[i:i + batch])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return epoch
+
+    return Workload(name, description, {"numpy": build_numpy, "tinygrad_edu": build_tinygrad,
+                                        "torch": build_torch}, None, steps_per_round=1,
+                    info={"sizes": list(PRESET_SIZES), "batch": batch, "samples": n_samples,
+                          "optimiser": "Adam"})
+
+
+def _inference_workload(name, description, batch, seed=0):
+    def build_numpy():
+        rng = np.random.default_rng(seed)
+        model = nb.MLPRows(nb.init_params(PRESET_SIZES, rng))
+        x, _ = _data(rng, batch, "rows")
+        return lambda: model.forward(x).argmax(axis=1)
+
+    def build_tinygrad():
+        from tinygrad_edu import Tensor, no_grad
+
+        rng = np.random.default_rng(seed)
+        model, _ = _preset_tinygrad(nb.init_params(PRESET_SIZES, rng), 1e-3)
+        x, _ = _data(rng, batch, "rows")
+        x = Tensor(x)
+
+        def step():
+            with no_grad():
+                return model(x).argmax(dim=1)
+        return step
+
+    def build_torch():
+        import torch
+
+        rng = np.random.default_rng(seed)
+        model, _ = _preset_torch(nb.init_params(PRESET_SIZES, rng), 1e-3)
+        x, _ = _data(rng, batch, "rows")
+        x = torch.from_numpy(x)
+
+        def step():
+            with torch.no_grad():
+                return model(x).argmax(dim=1)
+        return step
+
+    return Workload(name, description, {"numpy": build_numpy, "tinygrad_edu": build_tinygrad,
+                                        "torch": build_torch}, None,
+                    info={"sizes": list(PRESET_SIZES), "batch": batch})
+
+
+# ---- the catalogue ---------------------------------------------------------------------
+
+SIZES = {
+    #          W2 samples, W3 sample set, epoch samples, inference batch
+    "full": {"w2_m": 10_000, "w3_n": 256, "epoch_n": 60_000, "infer_b": 1_000},
+    "smoke": {"w2_m": 500, "w3_n": 16, "epoch_n": 256, "infer_b": 100},
+}
+
+
+def timed_workloads(mode: str = "full") -> list[Workload]:
+    """The workloads timed against numpy, in report order ('full' or 'smoke' sizes)."""
+    s = SIZES["smoke" if mode == "smoke" else "full"]
+    return [
+        _mlp_workload("W1", "784-128-10 ReLU MLP, batch 128, one SGD step (rows, X W)",
+                      (784, 128, 10), 128, "rows", 0.01, 1.10),
+        _mlp_workload("W2", f"784-10-10 (doc 000), full batch m={s['w2_m']}, one GD step "
+                      "(columns, W X)", (784, 10, 10), s["w2_m"], "columns", 0.1, 1.05),
+        _per_example_workload("W3", "784-128-64-10 (doc 001), per-example SGD, batch 1 "
+                              "(columns, W x)", (784, 128, 64, 10), s["w3_n"], 0.01, 1.30),
+        _mlp_workload("MICRO", "16-16-10 MLP, batch 8, one SGD step: per-op overhead",
+                      (16, 16, 10), 8, "rows", 0.01, 4.0),
+        _inference_workload("INFER", f"784-256-128-10 forward + argmax, batch "
+                            f"{s['infer_b']}, no_grad", s["infer_b"]),
+        _epoch_workload("EPOCH", f"784-256-128-10 ReLU, Adam, batch 128, one epoch of "
+                        f"{s['epoch_n']} samples", s["epoch_n"], 128, 1e-3),
+    ]

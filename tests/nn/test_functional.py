@@ -1,0 +1,210 @@
+"""Losses and activations: values against plain numpy references, gradients, identities."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Tensor
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.testing import assert_grads_close, check_grad
+from tinygrad_edu.testing import strategies as tst
+
+REDUCTIONS = ["mean", "sum", "none"]
+KINDS = ["index", "onehot", "soft"]
+
+
+def _np_log_softmax(a, axis):
+    shifted = a - a.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _np_reduce(losses, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](losses)
+
+
+def np_cross_entropy(logits, target, reduction="mean"):
+    """PyTorch's definition, in numpy: classes along dim 1 (dim 0 for one sample)."""
+    class_dim = 1 if logits.ndim > 1 else 0
+    log_probs = _np_log_softmax(logits, class_dim)
+    if target.dtype.kind in "iu":
+        picked = np.take_along_axis(log_probs, np.expand_dims(target, class_dim), class_dim)
+        losses = -picked.squeeze(class_dim)
+    else:
+        losses = -(target * log_probs).sum(axis=class_dim)
+    return _np_reduce(losses, reduction)
+
+
+def np_nll_loss(log_probs, target, reduction="mean"):
+    class_dim = 1 if log_probs.ndim > 1 else 0
+    picked = np.take_along_axis(log_probs, np.expand_dims(target, class_dim), class_dim)
+    return _np_reduce(-picked.squeeze(class_dim), reduction)
+
+
+# ---- cross_entropy --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@given(data=st.data())
+def test_cross_entropy_matches_numpy_for_each_reduction(kind, data):
+    logits, target = data.draw(tst.logits_and_targets(kind=kind))
+    for reduction in REDUCTIONS:
+        out = F.cross_entropy(Tensor(logits), target, reduction=reduction)
+        expected = np_cross_entropy(logits, target, reduction)
+        assert out.shape == np.shape(expected)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kind", ["index", "soft"])
+@given(data=st.data())
+def test_cross_entropy_grad_and_second_derivative_match_numerical(kind, reduction, data):
+    logits, target = data.draw(tst.logits_and_targets(kind=kind, max_batch=3, max_classes=4))
+    check_grad(lambda x: F.cross_entropy(x, target, reduction=reduction), logits, order=2)
+
+
+@given(tst.logits_and_targets(kind="index"))
+def test_cross_entropy_grad_is_softmax_minus_one_hot_over_n(pair):
+    logits, labels = pair
+    x = Tensor(logits, requires_grad=True)
+    F.cross_entropy(x, labels).backward()
+    n, c = logits.shape
+    probs = np.exp(_np_log_softmax(logits, 1))
+    assert_grads_close(x.grad, (probs - np.eye(c)[labels]) / n, atol=1e-12)
+
+
+@given(tst.logits_and_targets(kind="index"))
+def test_cross_entropy_with_one_hot_probabilities_equals_class_indices(pair):
+    logits, labels = pair
+    onehot = np.eye(logits.shape[1])[labels]
+    by_index = Tensor(logits, requires_grad=True)
+    by_probs = Tensor(logits, requires_grad=True)
+    F.cross_entropy(by_index, labels).backward()
+    F.cross_entropy(by_probs, onehot).backward()
+    np.testing.assert_allclose(by_index.grad.data, by_probs.grad.data, atol=1e-14)
+
+
+@given(pair=tst.logits_and_targets(kind="index"))
+def test_cross_entropy_equals_nll_loss_of_log_softmax(pair):
+    logits, labels = pair
+    for reduction in REDUCTIONS:
+        fused = Tensor(logits, requires_grad=True)
+        composed = Tensor(logits, requires_grad=True)
+        a = F.cross_entropy(fused, labels, reduction=reduction)
+        b = F.nll_loss(F.log_softmax(composed, dim=1), labels, reduction=reduction)
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-12)
+        a.sum().backward()
+        b.sum().backward()
+        assert_grads_close(fused.grad, composed.grad, atol=1e-12)
+
+
+@given(tst.arrays((2, 3, 4)), st.sampled_from(REDUCTIONS))
+def test_cross_entropy_with_extra_dims_matches_numpy(logits, reduction):
+    labels = np.array([[0, 2, 1, 1], [2, 2, 0, 1]])
+    out = F.cross_entropy(Tensor(logits), labels, reduction=reduction)
+    np.testing.assert_allclose(out.data, np_cross_entropy(logits, labels, reduction),
+                               rtol=1e-10)
+    check_grad(lambda x: F.cross_entropy(x, labels, reduction=reduction), logits)
+
+
+def test_cross_entropy_of_one_sample_with_1d_logits():
+    logits = np.array([2.0, -1.0, 0.5])
+    out = F.cross_entropy(Tensor(logits), 2)
+    assert out.shape == ()
+    np.testing.assert_allclose(out.item(), np_cross_entropy(logits, np.array(2)), rtol=1e-12)
+    check_grad(lambda x: F.cross_entropy(x, 2), logits, order=2)
+
+
+def test_cross_entropy_of_uniform_logits_is_log_of_class_count():
+    out = F.cross_entropy(Tensor(np.zeros((3, 5))), [0, 4, 2])
+    np.testing.assert_allclose(out.item(), np.log(5), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_is_stable_for_huge_logits(dtype):
+    logits = Tensor(np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 1000.0]], dtype=dtype),
+                    requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow anywhere
+        loss = F.cross_entropy(logits, [0, 1], reduction="none")
+        loss.sum().backward()
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(loss.data, [0.0, np.log(2)], atol=1e-6)
+    np.testing.assert_allclose(logits.grad.data, [[0, 0, 0], [0, -0.5, 0.5]], atol=1e-6)
+
+
+def test_cross_entropy_mean_of_an_empty_batch_is_nan():
+    out = F.cross_entropy(Tensor(np.zeros((0, 3))), np.zeros(0, dtype=np.int64))
+    assert out.shape == () and np.isnan(out.item())
+
+
+# ---- nll_loss and mse_loss ------------------------------------------------------------------
+
+
+@given(pair=tst.logits_and_targets(kind="index"))
+def test_nll_loss_matches_numpy_for_each_reduction(pair):
+    logits, labels = pair
+    log_probs = _np_log_softmax(logits, 1)
+    for reduction in REDUCTIONS:
+        out = F.nll_loss(Tensor(log_probs), labels, reduction=reduction)
+        np.testing.assert_allclose(out.data, np_nll_loss(log_probs, labels, reduction),
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(pair=tst.logits_and_targets(kind="index", max_batch=4, max_classes=4))
+def test_nll_loss_grad_matches_numerical(reduction, pair):
+    logits, labels = pair
+    check_grad(lambda x: F.nll_loss(x, labels, reduction=reduction), logits)
+
+
+@given(data=st.data())
+def test_mse_loss_matches_numpy_for_each_reduction(data):
+    x = data.draw(tst.arrays())
+    y = data.draw(tst.arrays(x.shape))
+    for reduction in REDUCTIONS:
+        out = F.mse_loss(Tensor(x), y, reduction=reduction)
+        np.testing.assert_allclose(out.data, _np_reduce((x - y) ** 2, reduction), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data())
+def test_mse_loss_grad_and_second_derivative_match_numerical(reduction, data):
+    x = data.draw(tst.arrays(max_dims=2, max_side=4))
+    y = data.draw(tst.arrays(x.shape))
+    check_grad(lambda a, b: F.mse_loss(a, b, reduction=reduction), x, y, order=2)
+
+
+# ---- one_hot and the activations ------------------------------------------------------------
+
+
+@given(labels=tst.logits_and_targets(kind="index").map(lambda pair: pair[1]),
+       extra=st.integers(0, 3))
+def test_one_hot_rows_match_numpy_eye(labels, extra):
+    n = int(labels.max()) + 1 + extra
+    out = F.one_hot(labels, num_classes=n)
+    np.testing.assert_array_equal(out.data, np.eye(n)[labels])
+    assert out.dtype == np.float32 and not out.requires_grad
+
+
+def test_one_hot_infers_the_class_count_and_takes_a_dtype():
+    out = F.one_hot(Tensor(np.array([[0, 2], [1, 1]])), dtype=np.float64)
+    assert out.shape == (2, 2, 3) and out.dtype == np.float64
+    np.testing.assert_array_equal(out.data.argmax(-1), [[0, 2], [1, 1]])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(x=tst.arrays(min_dims=1))
+def test_functional_softmax_equals_the_method(name, x):
+    t = Tensor(x)
+    np.testing.assert_array_equal(getattr(F, name)(t, dim=0).data, getattr(t, name)(0).data)
+    np.testing.assert_array_equal(getattr(F, name)(t).data, getattr(t, name)(-1).data)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+@given(x=tst.arrays())
+def test_functional_activation_equals_the_method(name, x):
+    t = Tensor(x)
+    np.testing.assert_array_equal(getattr(F, name)(t).data, getattr(t, name)().data)

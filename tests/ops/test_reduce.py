@@ -1,0 +1,228 @@
+"""Reductions (sum, mean, max, min, softmax, log_softmax): values, gradients, identities."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Tensor
+from tinygrad_edu.testing import assert_grads_close, check_grad
+from tinygrad_edu.testing import strategies as tst
+
+from ..twins import GRAD_SIZE
+
+SUM_LIKE = {"sum": np.sum, "mean": np.mean}
+MAX_LIKE = {"max": np.max, "min": np.min}
+
+
+def _np_softmax(a, axis):
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_log_softmax(a, axis):
+    shifted = a - a.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+@st.composite
+def array_and_dim(draw, one_dim=False, array=tst.arrays, **options):
+    """An array and a valid `dim` for it (one int if `one_dim`, else any reduction dim)."""
+    x = draw(array(min_dims=1 if one_dim else 0, **options))
+    dim = draw(st.integers(-x.ndim, x.ndim - 1) if one_dim else tst.reduction_dims(x.ndim))
+    return x, dim
+
+
+# ---- sum and mean ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SUM_LIKE)
+@given(case=array_and_dim(), keepdim=st.booleans())
+def test_sum_and_mean_match_numpy(name, case, keepdim):
+    x, dim = case
+    out = getattr(Tensor(x), name)(dim, keepdim=keepdim)
+    expected = SUM_LIKE[name](x, axis=dim, keepdims=keepdim)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SUM_LIKE)
+@given(case=array_and_dim(**GRAD_SIZE), keepdim=st.booleans())
+def test_sum_and_mean_grad_and_second_derivative_match_numerical(name, case, keepdim):
+    x, dim = case
+    # squared, so the second derivative runs through the backward of the reduction's backward
+    check_grad(lambda t: getattr(t, name)(dim, keepdim=keepdim) ** 2, x, order=2)
+
+
+@given(case=array_and_dim())
+def test_mean_grad_is_one_over_the_count(case):
+    x, dim = case
+    t = Tensor(x, requires_grad=True)
+    out = t.mean(dim)
+    out.sum().backward()
+    np.testing.assert_allclose(t.grad.data, np.full(x.shape, out.data.size / x.size),
+                               rtol=1e-12)
+
+
+def test_sum_of_a_0d_tensor_is_itself():
+    x = Tensor(np.array(2.5), requires_grad=True)
+    out = x.sum()
+    out.backward()
+    assert out.shape == () and out.item() == 2.5 and x.grad.item() == 1.0
+
+
+def test_sum_over_an_empty_tuple_of_dims_changes_nothing():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    out = x.sum(dim=())
+    np.testing.assert_array_equal(out.data, x.data)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
+
+
+def test_mean_keeps_float32():
+    x = Tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    out = x.mean(dim=1)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+# ---- max and min ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MAX_LIKE)
+@given(case=array_and_dim(array=tst.distinct_arrays), keepdim=st.booleans())
+def test_max_and_min_match_numpy(name, case, keepdim):
+    x, dim = case
+    out = getattr(Tensor(x), name)(dim, keepdim=keepdim)
+    expected = MAX_LIKE[name](x, axis=dim, keepdims=keepdim)
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(out.data, expected)
+
+
+@pytest.mark.parametrize("name", MAX_LIKE)
+@given(case=array_and_dim(array=tst.distinct_arrays, **GRAD_SIZE), keepdim=st.booleans())
+def test_max_and_min_grad_and_second_derivative_match_numerical(name, case, keepdim):
+    x, dim = case
+    check_grad(lambda t: getattr(t, name)(dim, keepdim=keepdim) ** 2, x, order=2)
+
+
+def test_max_ties_split_the_gradient_evenly():
+    x = Tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.5, 0.5, 0.0])
+
+
+def test_max_ties_split_per_row_along_dim():
+    x = Tensor([[5.0, 5.0, 5.0], [1.0, 4.0, 4.0], [0.0, -1.0, 2.0]], requires_grad=True)
+    x.max(dim=1).sum().backward()
+    assert_grads_close(x.grad, [[1 / 3, 1 / 3, 1 / 3], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def test_min_ties_split_the_gradient_evenly():
+    x = Tensor([[2.0, -1.0], [-1.0, 7.0]], requires_grad=True)
+    x.min().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5], [0.5, 0.0]])
+
+
+@given(x=tst.arrays(min_dims=1))
+def test_max_grad_sums_to_the_number_of_maxima_taken(x):
+    t = Tensor(x, requires_grad=True)
+    out = t.max(dim=0)
+    out.sum().backward()
+    np.testing.assert_allclose(t.grad.data.sum(), out.data.size, rtol=1e-12)
+
+
+@given(case=array_and_dim(one_dim=True), keepdim=st.booleans())
+def test_argmax_matches_numpy_and_records_nothing(case, keepdim):
+    x, dim = case
+    t = Tensor(x, requires_grad=True)
+    out = t.argmax(dim, keepdim=keepdim)
+    np.testing.assert_array_equal(out.data, np.argmax(x, axis=dim, keepdims=keepdim))
+    assert out.dtype.kind == "i" and not out.requires_grad
+    assert t.argmax().item() == np.argmax(x)
+
+
+# ---- softmax and log_softmax ----------------------------------------------------------------
+
+
+@given(case=array_and_dim(one_dim=True))
+def test_softmax_and_log_softmax_match_numpy(case):
+    x, dim = case
+    np.testing.assert_allclose(Tensor(x).softmax(dim).data, _np_softmax(x, dim), rtol=1e-12,
+                               atol=1e-15)
+    np.testing.assert_allclose(Tensor(x).log_softmax(dim).data, _np_log_softmax(x, dim),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(case=array_and_dim(one_dim=True, **GRAD_SIZE))
+def test_softmax_grad_and_second_derivative_match_numerical(name, case):
+    x, dim = case
+    check_grad(lambda t: getattr(t, name)(dim), x, order=2)
+
+
+@given(case=array_and_dim(one_dim=True))
+def test_softmax_rows_sum_to_one(case):
+    x, dim = case
+    out = Tensor(x).softmax(dim)
+    assert (out.data >= 0).all()
+    np.testing.assert_allclose(out.data.sum(axis=dim), 1.0, rtol=1e-12)
+
+
+@given(case=array_and_dim(one_dim=True))
+def test_softmax_grad_of_the_sum_of_outputs_is_zero(case):
+    x, dim = case
+    t = Tensor(x, requires_grad=True)
+    t.softmax(dim).sum().backward()
+    np.testing.assert_allclose(t.grad.data, 0.0, atol=1e-12)
+
+
+@given(case=array_and_dim(one_dim=True))
+def test_log_softmax_equals_log_of_softmax(case):
+    x, dim = case
+    t = Tensor(x, requires_grad=True)
+    np.testing.assert_allclose(t.log_softmax(dim).data, t.softmax(dim).log().data,
+                               rtol=1e-10, atol=1e-10)
+
+
+@given(case=array_and_dim(one_dim=True, **GRAD_SIZE))
+def test_log_softmax_grad_equals_grad_of_log_softmax_composed(case):
+    x, dim = case
+    v = np.cos(np.arange(x.size)).reshape(x.shape)  # any fixed weights
+    fused = Tensor(x, requires_grad=True)
+    composed = Tensor(x, requires_grad=True)
+    (fused.log_softmax(dim) * Tensor(v)).sum().backward()
+    (composed.softmax(dim).log() * Tensor(v)).sum().backward()
+    assert_grads_close(fused.grad, composed.grad, atol=1e-10)
+
+
+@given(shift=st.floats(-5.0, 5.0), case=array_and_dim(one_dim=True))
+def test_softmax_ignores_a_constant_shift(shift, case):
+    x, dim = case
+    np.testing.assert_allclose(Tensor(x + shift).softmax(dim).data,
+                               Tensor(x).softmax(dim).data, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_softmax_is_stable_where_the_naive_form_overflows(dtype):
+    logits = np.array([[1000.0, 0.0, -1000.0], [1000.0, 1000.0, 999.0]], dtype=dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # the naive form overflows, on purpose
+        naive = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert not np.isfinite(naive).all()
+    t = Tensor(logits, requires_grad=True)
+    out = t.log_softmax(dim=1)
+    expected = [[0.0, -1000.0, -2000.0],
+                [-np.log(2 + np.exp(-1.0)), -np.log(2 + np.exp(-1.0)),
+                 -1.0 - np.log(2 + np.exp(-1.0))]]
+    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+    out[:, 0].sum().backward()
+    assert np.isfinite(t.grad.data).all()
+    probs = t.softmax(dim=1).data
+    assert np.isfinite(probs).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_softmax_of_equal_logits_is_uniform():
+    out = Tensor(np.zeros((2, 4))).softmax(dim=-1)
+    np.testing.assert_array_equal(out.data, np.full((2, 4), 0.25))

@@ -1,0 +1,18 @@
+"""Pictures of the computation graph that `.backward()` walks.
+
+`draw_graph(t)` returns a `graphviz.Digraph` (it displays itself in Jupyter); `render` writes
+SVG, PNG or PDF and always the DOT source beside it; `explain(loss)` narrates the backward
+pass step by step; `text_graph(t)` prints the graph as an indented tree, no graphviz needed.
+To show every gradient after backward: `retain_grads(loss)`, then
+`loss.backward(retain_graph=True)` (backward frees the graph it walks unless told to keep it).
+
+Modules: `graph` (the graph numbered, module clusters, `BACKWARD_RULES`), `draw`
+(graphviz), `text` (text_graph, explain).
+"""
+
+from .draw import GraphvizNotFoundError, draw_graph, render
+from .graph import BACKWARD_RULES, retain_grads
+from .text import explain, text_graph
+
+__all__ = ["BACKWARD_RULES", "GraphvizNotFoundError", "draw_graph", "explain", "render",
+           "retain_grads", "text_graph"]

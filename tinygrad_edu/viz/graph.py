@@ -1,0 +1,273 @@
+"""The graph behind a tensor, numbered for drawing: tensors, ops, modules, backward rules.
+
+Shared by `draw` (graphviz pictures) and `text` (explain, text_graph). Node ids follow a
+fixed topological order, so the same graph always gets the same ids.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .. import ops
+from ..errors import GraphError
+from ..function import Function
+from ..tensor import Tensor
+
+# One line per op: g is the gradient arriving at the op's output (d loss / d out), x and y
+# its inputs, out its result. CrossEntropy/NLLLoss: y is the one-hot target, N the number
+# of samples averaged over (reduction="mean"). A user's op may add its own entry here.
+BACKWARD_RULES: dict[str, str] = {
+    "Add": "dx = g, dy = g",
+    "Sub": "dx = g, dy = -g",
+    "Mul": "dx = g * y, dy = g * x",
+    "Div": "dx = g / y, dy = -g * x / y^2",
+    "Pow": "dx = g * y * x^(y-1), dy = g * out * ln(x)",
+    "Maximum": "dx = g * [x > y], dy = g * [y > x] (ties: half each)",
+    "Where": "dx = g * cond, dy = g * (not cond)",
+    "Neg": "dx = -g",
+    "Exp": "dx = g * out",
+    "Log": "dx = g / x",
+    "Sqrt": "dx = g / (2 * out)",
+    "Abs": "dx = g * sign(x)",
+    "ReLU": "dx = g * [x > 0]",
+    "Sigmoid": "dx = g * out * (1 - out)",
+    "Tanh": "dx = g * (1 - out^2)",
+    "Clamp": "dx = g * [low <= x <= high]",
+    "Cast": "dx = g, cast back to x's dtype",
+    "Sum": "dx = g expanded back to x's shape",
+    "Max": "dx = g * [x == out] / (number of maxima)",
+    "Softmax": "dx = out * (g - sum(g * out))",
+    "LogSoftmax": "dx = g - softmax(x) * sum(g)",
+    "CrossEntropy": "dx = (softmax(x) - y) * g / N",
+    "NLLLoss": "dx = -onehot(target) * g / N",
+    "MatMul": "dx = g @ y^T, dy = x^T @ g",
+    "Reshape": "dx = g reshaped to x's shape",
+    "Permute": "dx = g permuted back (inverse order)",
+    "Expand": "dx = g summed over the expanded dims",
+    "GetItem": "dx = zeros like x, g added at index",
+    "ScatterAdd": "dx = g[index]",
+    "Cat": "dx_i = the slice of g that x_i filled",
+    "Stack": "dx_i = g[..., i, ...] along the new dim",
+}
+
+# ---- the graph, numbered ---------------------------------------------------------------
+
+def _display_order(root: Tensor, caller: str) -> list[Tensor]:
+    """The non-leaf tensors behind `root`, inputs before their users, first inputs first.
+
+    A topological order like backward's (`autograd._topological_order`, iterative too), but
+    visiting each op's inputs left to right, so ids and module counters read like the code
+    that built the graph (`x` is t0, the first layer is `Linear #1`). `explain` follows
+    backward's own order.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack = [(root, False)] if root._ctx is not None else []
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        if t._ctx.inputs is None:
+            raise GraphError(
+                f"{caller}: the graph that made this tensor was freed by .backward(), which "
+                f"lets go of each op's inputs to save memory (here: {t._ctx.name}), so there "
+                "is nothing left to show. Draw before calling backward, or keep the graph with "
+                "loss.backward(retain_graph=True); to see every gradient as well, call "
+                "tinygrad_edu.viz.retain_grads(loss) before that backward")
+        stack.append((t, True))
+        stack.extend((x, False) for x in reversed(t._ctx.inputs)
+                     if x._ctx is not None and id(x) not in visited)
+    return order
+
+
+class _Graph:
+    """The tensors and ops behind `root`, numbered in display order (stable ids)."""
+
+    def __init__(self, root: Tensor, caller: str, max_nodes: int):
+        if not isinstance(root, Tensor):
+            raise TypeError(f"{caller}: expected a Tensor, got {type(root).__name__}")
+        order = _display_order(root, caller)
+        self.root, self.order = root, order
+        self.tensors: list[Tensor] = []
+        self.ids: dict[int, str] = {}
+        self.ops: list[tuple[str, Function, Tensor]] = []  # (op id, node, its output)
+        self.sequence: list[str] = []  # every node id, in the order the walk met it
+        for t in order:
+            for x in t._ctx.inputs:
+                self._add(x)
+            self.ops.append((f"op{len(self.ops)}", t._ctx, t))
+            self.sequence.append(self.ops[-1][0])
+            self._add(t)
+        self._add(root)  # a leaf root has no ops
+        count = len(self.tensors) + len(self.ops)
+        if count > max_nodes:
+            raise ValueError(
+                f"{caller}: the graph has {count} nodes ({len(self.ops)} ops and "
+                f"{len(self.tensors)} tensors), more than max_nodes={max_nodes}; a picture "
+                "that big is unreadable. Draw a smaller part (an intermediate tensor, such as "
+                "one layer's output), print tinygrad_edu.viz.explain(...) instead, or pass "
+                f"max_nodes={count} to draw it anyway")
+
+    def _add(self, t: Tensor) -> None:
+        if id(t) not in self.ids:
+            self.ids[id(t)] = f"t{len(self.tensors)}"
+            self.sequence.append(self.ids[id(t)])
+            self.tensors.append(t)
+
+    def kind(self, t: Tensor) -> str:
+        if t._ctx is not None:
+            return "output" if t is self.root else "intermediate"
+        if t.requires_grad:
+            return "parameter"
+        return "constant" if t.data.size == 1 and not t.name else "input"
+
+
+class _Modules:
+    """The modules whose forward made the ops: labels, nesting, parameter names.
+
+    Duck-typed on `named_modules()` / `named_parameters()` (tinygrad_edu.nn.Module, or any
+    object with them). Without `model`, the outermost modules seen act as roots.
+    """
+
+    def __init__(self, graph: _Graph, model=None):
+        seen: dict[int, object] = {}  # in order of each module's first op
+        for _, node, _ in graph.ops:
+            if node.module is not None:
+                seen.setdefault(id(node.module), node.module)
+        candidates = ([model] if model is not None else []) + [
+            m for m in seen.values() if m is not model]
+        inner = {id(c): {id(s) for _, s in _named(c, "named_modules") if s is not c}
+                 for c in candidates}
+        roots = [c for c in candidates
+                 if not any(id(c) in inner[id(o)] for o in candidates if o is not c)]
+        self.path: dict[int, tuple[int, str]] = {}  # id(module) -> (root index, path)
+        self.by_path: dict[tuple[int, str], object] = {}
+        self.param_names: dict[int, str] = {}
+        for i, root in enumerate(roots):
+            for path, sub in _named(root, "named_modules") or [("", root)]:
+                if id(sub) not in self.path:
+                    self.path[id(sub)] = (i, path)
+                    self.by_path[(i, path)] = sub
+            for path, p in _named(root, "named_parameters"):
+                self.param_names.setdefault(id(p), path)
+        self.has_model = model is not None
+        raw = {id(m): f"{path} ({type(m).__name__})" if path else type(m).__name__
+               for (_, path), m in self.by_path.items()}  # `fc1 (Linear)`, or `MLP`
+        counts, seen_labels = Counter(raw.values()), Counter()
+        self.labels: dict[int, str] = {}
+        for key, label in raw.items():
+            if counts[label] > 1:
+                seen_labels[label] += 1
+                label = f"{label} #{seen_labels[label]}"
+            self.labels[key] = label
+
+    def label(self, module) -> str:
+        return self.labels.get(id(module), type(module).__name__)
+
+    def short(self, module) -> str:
+        """The module's path (`fc1`), or its class name for a root."""
+        return self.path.get(id(module), (0, ""))[1] or self.label(module)
+
+    def parent(self, module):
+        i, path = self.path.get(id(module), (None, ""))
+        parts = path.split(".") if path else []
+        for k in range(len(parts) - 1, -1, -1):
+            found = self.by_path.get((i, ".".join(parts[:k])))
+            if found is not None:
+                return found
+        return None
+
+    def name(self, t: Tensor) -> str | None:
+        derived = self.param_names.get(id(t))
+        return (derived or t.name) if self.has_model else (t.name or derived)
+
+
+def _named(obj, method: str) -> list:
+    fn = getattr(obj, method, None)
+    return list(fn()) if callable(fn) else []
+
+
+def _rule(node: Function) -> str:
+    """The op's backward rule as one line; for an unknown op, its docstring's first line."""
+    cls = type(node)
+    if cls.__name__ in BACKWARD_RULES and (
+            cls.__module__ == ops.__name__ or not hasattr(ops, cls.__name__)):
+        rule = BACKWARD_RULES[cls.__name__]
+        if getattr(node, "reduction", "mean") != "mean":  # a loss summed, or per sample
+            rule = rule.replace(" / N", "")
+        return rule
+    doc = (cls.__doc__ or "").strip()
+    return doc.splitlines()[0].strip() if doc else "(no backward rule text: add a docstring)"
+
+
+def _arg_names(n: int) -> list[str]:
+    return ["x"] if n == 1 else ["x", "y"] if n == 2 else [f"x{i}" for i in range(1, n + 1)]
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _shape(t: Tensor) -> str:
+    return str(tuple(t.shape))
+
+
+# ---- statistics shown on tensor nodes --------------------------------------------------
+
+def _value_stats(a: np.ndarray) -> str:
+    if a.size == 0:
+        return "empty"
+    with np.errstate(all="ignore"):  # Inf values give NaN statistics, not warnings
+        a = a.astype(np.float64)
+        return f"value {_num(a.item())}" if a.size == 1 else \
+            f"mean {_num(a.mean())}, std {_num(a.std())}"
+
+
+def _grad_stats(a: np.ndarray) -> tuple[str, bool]:
+    """The gradient's norm and range, and whether it looks broken (NaN, Inf, all zero)."""
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        return ("grad has NaN" if np.isnan(a).any() else "grad has Inf"), True
+    if a.size == 1:
+        return f"grad {_num(a.item())}", False
+    norm = float(np.sqrt(np.sum(a * a))) if a.size else 0.0
+    if norm == 0.0:
+        return "grad all zero", True
+    return f"grad norm {_num(norm)}\nrange [{_num(a.min())}, {_num(a.max())}]", False
+
+
+# ---- gradients to show -----------------------------------------------------------------
+
+def retain_grads(tensor: Tensor) -> Tensor:
+    """Make every tensor in the graph behind `tensor` keep its `.grad` after backward.
+
+    Leaves keep theirs anyway; this marks the intermediate values (and `tensor` itself)
+    with `retain_grad()`, so `draw_graph` can show gradient statistics on every node. Call
+    it before `tensor.backward(retain_graph=True)`.
+
+    Returns
+    -------
+    Tensor
+        `tensor`, for chaining.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor
+    >>> x = Tensor([1.0, -2.0], requires_grad=True)
+    >>> h = x * 3
+    >>> loss = h.relu().sum()
+    >>> retain_grads(loss).backward(retain_graph=True)
+    >>> h.grad
+    Tensor([1., 0.], dtype=float32)
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"retain_grads: expected a Tensor, got {type(tensor).__name__}")
+    for t in _display_order(tensor, "retain_grads"):
+        t.retain_grad()
+    return tensor
