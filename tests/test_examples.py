@@ -196,3 +196,21 @@ def test_data_dir_without_the_files_is_a_clear_error(tmp_path):
     proc = run("--data-dir", str(tmp_path), "--no-progress", cwd=tmp_path, check=False)
     assert proc.returncode != 0 and f"--data-dir {tmp_path}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_data_dir_uses_exactly_the_files_there(tmp_path):
+    from tinygrad_edu.data import mnist_sample, write_idx
+
+    images, labels = mnist_sample("all")
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for prefix, part in (("train", slice(0, 600)), ("t10k", slice(9000, 9300))):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images[part])
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels[part].astype(np.uint8))
+    proc = run("--data-dir", str(folder), "--epochs", "1", "--hidden", "32", "--no-plots",
+               "--no-progress", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert f"data: MNIST from {folder}, 600 train / 300 test images" in proc.stdout
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["data"]["kind"] == "full" and metrics["data"]["where"] == str(folder)
+    assert metrics["data"]["test_size"] == 300
+    last_accuracy(proc.stdout)
