@@ -60,6 +60,7 @@ import json
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -143,15 +144,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p = argparse.ArgumentParser(
         description="Train an MLP on MNIST with tinygrad_edu: the seed documents' networks "
                     "(presets zhang, fang, khan) or the best one here (default).",
-        epilog="Explicit flags override the preset. Outputs go to --out (default "
-               "runs/<preset>): metrics.json, model.npz and PNG plots (with matplotlib).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog=_presets_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False)       # --load checks which flags were given by their full names
     a = p.add_argument
     a("--preset", choices=list(PRESETS), default="default",
       help="zhang: docs 000/003 (784-10-10, full batch); fang: doc 001 (784-128-64-10, "
            "batch 1); khan: doc 002 (784-392-196-10 sigmoid, MSE); default: the best MLP")
     a("--dataset", choices=["mnist", "fashion-mnist"], default="mnist",
-      help="which images: handwritten digits, or Zalando's clothing images")
+      help="which images: handwritten digits (default), or Zalando's clothing images")
     a("--data-dir", metavar="DIR",
       help="use exactly the standard IDX files in DIR (train-* to train, t10k-* to test)")
     a("--sample", action="store_true",
@@ -170,8 +171,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     a("--momentum", type=float, help="SGD momentum (0 = plain gradient descent)")
     a("--weight-decay", type=float, help="L2 weight decay added to every gradient")
     a("--schedule", choices=["none", "cosine", "step"],
-      help="learning-rate schedule over the run: constant, cosine to 0, or x0.1 at 50%% "
-           "and 75%% of the epochs")
+      help="learning-rate schedule over the run's steps: constant, cosine down to 0, or "
+           "x0.1 after each quarter of the run")
     a("--hidden", type=_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 128,64")
     a("--activation", choices=["relu", "sigmoid"], help="activation of the hidden layers")
     a("--loss", choices=["cross-entropy", "mse"],
@@ -185,11 +186,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     a("--augment", type=int, metavar="PIXELS",
       help="shift each training image by a random offset of up to PIXELS (0 = off; the "
            "default preset uses 2 for MNIST, 0 for Fashion-MNIST)")
-    a("--seed", type=int, default=0, help="seed of initialisation, shuffling, augmentation")
+    a("--seed", type=int, default=0,
+      help="seed of initialisation, shuffling and augmentation (default 0)")
     a("--limit", type=int, default=0, metavar="N",
       help="train on the first N training samples only (0 = all): for quick runs")
     a("--log-every", type=int, metavar="K", help="evaluate, print and checkpoint every K epochs")
-    a("--out", metavar="DIR", help="output folder (default: runs/<preset>)")
+    a("--out", metavar="DIR", help="output folder (default runs/<preset>)")
     a("--no-progress", action="store_true", help="no progress bars (they need tqdm and a "
                                                  "terminal)")
     a("--no-plots", action="store_true", help="do not draw PNG plots")
@@ -203,9 +205,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     values = {**PRESETS[args.preset]}
     if args.preset == "default" and args.dataset == "fashion-mnist":
         values["augment"] = 0    # shifts help digits, not clothes: 88.0% with, 90.1% without
-    for name in ("epochs", "batch_size", "batches_per_epoch", "lr", "optimizer", "momentum",
-                 "weight_decay", "schedule", "hidden", "activation", "loss", "init", "layout",
-                 "augment", "log_every"):
+    for name in PRESET_KEYS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     cfg = Config(preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
@@ -215,6 +215,26 @@ def parse_args(argv: list[str] | None = None) -> Config:
                  verify=args.verify, **values)
     _check_config(p, cfg)
     return cfg
+
+
+PRESET_KEYS = ("epochs", "batch_size", "batches_per_epoch", "lr", "optimizer", "momentum",
+               "weight_decay", "schedule", "hidden", "activation", "loss", "init", "layout",
+               "augment", "log_every")
+
+
+def _presets_help() -> str:
+    """The values each preset gives the flags it sets (the epilog of --help)."""
+    lines = ["each preset's values (explicit flags override them):"]
+    for name, values in PRESETS.items():
+        full = {**{k: getattr(Config, k) for k in PRESET_KEYS}, **values}
+        shown = " ".join(f"--{k.replace('_', '-')}="
+                         f"{','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                         for k, v in full.items())
+        lines += textwrap.wrap(shown, width=88, initial_indent=f"  {name:9}",
+                               subsequent_indent=" " * 11, break_on_hyphens=False)
+    lines.append("outputs go to --out (default runs/<preset>): metrics.json, model.npz, and "
+                 "PNG plots with matplotlib")
+    return "\n".join(lines)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
