@@ -43,12 +43,18 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread, unless you set these yourself: the matrix products here are small, and on
+# a busy 2-core machine OpenBLAS's spinning worker threads made them 3 to 10 times slower
+# (measured). numpy reads the setting when it is first imported, so it comes first.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-import tinygrad_edu as tg
-from tinygrad_edu import Tensor, nn, no_grad, optim
-from tinygrad_edu import data as datasets
-from tinygrad_edu.nn import functional as F
+import numpy as np  # noqa: E402
+
+import tinygrad_edu as tg  # noqa: E402
+from tinygrad_edu import Tensor, nn, no_grad, optim  # noqa: E402
+from tinygrad_edu import data as datasets  # noqa: E402
+from tinygrad_edu.nn import functional as F  # noqa: E402
 
 # ---- configuration ----------------------------------------------------------------------
 
@@ -604,6 +610,7 @@ def save_plots(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return []
     records = metrics["epochs"]
@@ -611,6 +618,7 @@ def save_plots(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, [r["loss"] for r in records])
     ax.set(xlabel="epoch", ylabel="training loss", title=f"{metrics['config']['preset']}: loss")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_dir / "loss.png", dpi=100)
@@ -622,6 +630,7 @@ def save_plots(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
     ax.plot([r["epoch"] for r in tested], [r["test_accuracy"] for r in tested], "o-",
             label="test")
     ax.set(xlabel="epoch", ylabel="accuracy", title=f"{metrics['config']['preset']}: accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -182,18 +182,24 @@ class Adam(Optimizer):
             state = self.state.get(id(p))
             if state is None:
                 state = self.state[id(p)] = {"step": 0, "exp_avg": np.zeros_like(w),
-                                             "exp_avg_sq": np.zeros_like(w)}
+                                             "exp_avg_sq": np.zeros_like(w),
+                                             "scratch": np.empty_like(w)}
             state["step"] += 1
-            t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            t, m, v, tmp = state["step"], state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+            # the formulas above, in place: no array is allocated per step
+            np.multiply(g, 1.0 - beta1, out=tmp)
             m *= beta1
-            m += (1.0 - beta1) * g
+            m += tmp                                           # m = b1 m + (1 - b1) g
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - beta2
             v *= beta2
-            v += (1.0 - beta2) * (g * g)
-            denom = np.sqrt(v)
-            denom /= math.sqrt(1.0 - beta2 ** t)
-            denom += self.eps
-            step_size = self.lr / (1.0 - beta1 ** t)
-            w -= step_size * (m / denom)
+            v += tmp                                           # v = b2 v + (1 - b2) g^2
+            np.sqrt(v, out=tmp)
+            tmp /= math.sqrt(1.0 - beta2 ** t)
+            tmp += self.eps                                    # sqrt(v_hat) + eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= self.lr / (1.0 - beta1 ** t)
+            w -= tmp
 
 
 class _Schedule:

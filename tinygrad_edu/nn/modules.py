@@ -14,6 +14,10 @@ plain Python::
 and `Sequential(Linear(784, 128), ReLU(), Linear(128, 10))` names its parameters
 `0.weight`, `0.bias`, `2.weight`, `2.bias`. Everything a module computes is ordinary Tensor
 ops, so `loss.backward()` fills each parameter's `.grad`.
+
+Document 004's design, a dense layer followed by an activation layer with each layer's output
+the next one's input, is exactly this API: `Linear` is its dense layer (`Y = W X + B`),
+`ReLU`/`Sigmoid`/`Tanh`/`Softmax` its activation layers, and `Sequential` the chain.
 """
 
 from __future__ import annotations
