@@ -267,8 +267,9 @@ def main(argv=None) -> dict:
     mode.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
     mode.add_argument("--smoke", action="store_true",
                       help="tiny sizes, 2 rounds: checks that everything runs (seconds)")
-    parser.add_argument("--json", default="benchmarks/results/latest.json",
-                        help="where to write the JSON report (default: %(default)s)")
+    parser.add_argument("--json", help="where to write the JSON report (default: "
+                        "benchmarks/results/latest.json for the full run, quick.json and "
+                        "smoke.json beside it for the others)")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP/torch threads for every framework (default 1)")
     parser.add_argument("--clock", choices=("cpu", "wall"),
@@ -321,11 +322,11 @@ def main(argv=None) -> dict:
     text = format_report(report)
     print(text)
     report["table"] = text
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=1) + "\n")
-        print(f"\nwrote {path}", file=sys.stderr)
+    default = {"full": "latest", "quick": "quick", "smoke": "smoke"}[mode_name]
+    path = Path(args.json or Path(__file__).parent / "results" / f"{default}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwrote {path}", file=sys.stderr)
     return report
 
 

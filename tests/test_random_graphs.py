@@ -72,3 +72,10 @@ def test_leaf_reached_directly_and_through_intermediate():
     h = x * 3
     ((x + h + x * 2) * Tensor([1.0])).sum().backward()
     assert x.grad.item() == 6.0
+
+
+def test_zero_dim_leaf_reached_three_times():
+    """Sums of 0-d gradients are numpy scalars; the in-place path must still get an array."""
+    x = Tensor(np.array(1.0), requires_grad=True)
+    ((1.5 + x) * 2.5 - x / 4.0 - 0.5 * (1.0 - x)).backward()
+    assert x.grad.item() == 2.75

@@ -258,7 +258,7 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
             data = data.copy()  # a view, or an array shared with another gradient
             allocated.add(id(data))
     else:
-        data = t.grad.data + g.data
+        data = np.asarray(t.grad.data + g.data)  # 0-d arrays add up to a numpy scalar
         allocated.add(id(data))
     stored.add(id(data))
     t.grad = Tensor._make(data, False)
