@@ -1,0 +1,95 @@
+"""Write docs/api.md: every public name of tinygrad_edu with its signature and docstring.
+
+Run `python scripts/gen_api_docs.py` after changing a public docstring; the test
+`tests/docs/test_api_reference.py` fails while docs/api.md is out of date.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+MODULES = [
+    "tinygrad_edu",
+    "tinygrad_edu.nn",
+    "tinygrad_edu.nn.functional",
+    "tinygrad_edu.optim",
+    "tinygrad_edu.data",
+    "tinygrad_edu.viz",
+    "tinygrad_edu.testing",
+    "tinygrad_edu.testing.strategies",
+]
+OUT = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+
+
+def _signature(obj) -> str:
+    try:
+        return str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        return ""
+
+
+def _doc(obj) -> str:
+    """The docstring as a text block (NumPy-style sections are not Markdown)."""
+    text = inspect.cleandoc(obj.__doc__) if obj.__doc__ else "(no docstring)"
+    return f"```text\n{text}\n```"
+
+
+def _members(cls) -> list[tuple[str, object]]:
+    """Public methods and properties defined by the class itself, in source order."""
+    found = []
+    for name, value in vars(cls).items():
+        if name.startswith("_") and name != "__init__":
+            continue
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if (inspect.isfunction(value) or isinstance(value, property)) and value.__doc__:
+            found.append((name, value))
+    return found
+
+
+def render() -> str:
+    lines = ["# API reference", "",
+             "Generated from the docstrings by `python scripts/gen_api_docs.py`; do not edit by "
+             "hand. The tutorial is [tutorial.md](tutorial.md).", ""]
+    for modname in MODULES:
+        try:
+            module = importlib.import_module(modname)
+        except ImportError:
+            continue
+        names = getattr(module, "__all__", [])
+        if not names:
+            continue
+        lines += [f"## `{modname}`", "", _doc(module), ""]
+        for name in names:
+            obj = getattr(module, name)
+            if inspect.ismodule(obj):
+                continue
+            if getattr(obj, "__module__", modname) != modname and modname != "tinygrad_edu" \
+                    and not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            if inspect.isclass(obj):
+                lines += [f"### class `{name}{_signature(obj)}`", "", _doc(obj), ""]
+                for member, value in _members(obj):
+                    if member == "__init__":
+                        continue
+                    kind = "property " if isinstance(value, property) else ""
+                    sig = "" if kind else _signature(value)
+                    lines += [f"#### {kind}`{name}.{member}{sig}`", "", _doc(value), ""]
+            elif callable(obj):
+                lines += [f"### `{name}{_signature(obj)}`", "", _doc(obj), ""]
+            else:
+                lines += [f"### `{name}` = `{obj!r}`", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    OUT.write_text(render())
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
