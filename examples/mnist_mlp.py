@@ -502,7 +502,9 @@ def hand_gradients(cfg: Config, pairs, x: np.ndarray, labels: np.ndarray) -> lis
     if cfg.loss == "cross-entropy":
         dz = acts[-1] - y                                         # 000-dZ2, 001-eq32
     else:
-        dz = (acts[-1] - y) * acts[-1] * (1.0 - acts[-1])        # 002-eq16, sigma'(z_L)
+        # 002-eq16: sigma'(z_L) = a_L (1 - a_L). (Document 002's code listing computes
+        # sigma'(a_L) instead, an erratum; .backward() agrees with the formula, not the code.)
+        dz = (acts[-1] - y) * acts[-1] * (1.0 - acts[-1])
     grads = []
     for i in reversed(range(len(ws))):
         grads.append((dz @ acts[i].T / m, dz.sum(axis=1, keepdims=True) / m))  # dW, db
