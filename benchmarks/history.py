@@ -32,7 +32,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import numpy_baselines as nb  # noqa: E402
-from .workloads import TRAINERS, _data  # noqa: E402
+from .workloads import TRAINERS, _data, autograd_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {  # sizes, batch, layout: the timed MLP workloads of benchmarks.workloads
@@ -66,21 +66,9 @@ def version_step(package: str, sizes, batch: int, layout: str):
     params = nb.init_params(sizes, rng, layout)
     x, labels = _data(rng, batch, layout, sizes)
     ps = [pkg.Tensor(p.copy(), requires_grad=True) for p in params]
-    opt, n, x = optim.SGD(ps, lr=0.01), len(ps) // 2, pkg.Tensor(x)
-
-    def step():
-        a = x
-        for i in range(n):
-            w, b = ps[2 * i], ps[2 * i + 1]
-            a = a @ w + b if layout == "rows" else w @ a + b
-            if i < n - 1:
-                a = a.relu()
-        loss = F.cross_entropy(a if layout == "rows" else a.T, labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    train_step = autograd_step(ps, optim.SGD(ps, lr=0.01), F, layout)
+    x = pkg.Tensor(x)
+    return lambda: train_step(x, labels)
 
 
 def numpy_step(sizes, batch: int, layout: str):

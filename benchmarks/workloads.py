@@ -62,13 +62,10 @@ def _numpy_trainer(params, layout, lr):
     return (lambda x, labels: model.step(x, labels, update)), (lambda x, labels: (x, labels))
 
 
-def _tinygrad_trainer(params, layout, lr):
-    from tinygrad_edu import Tensor
-    from tinygrad_edu.nn import functional as F
-    from tinygrad_edu.optim import SGD
-
-    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
-    opt, n = SGD(ps, lr=lr), len(ps) // 2
+def autograd_step(ps, opt, F, layout):
+    """One SGD step of the ReLU MLP, written once for every framework with a Tensor API
+    (tinygrad_edu, older versions of it, PyTorch): forward, mean cross-entropy, backward."""
+    n = len(ps) // 2
 
     def train_step(x, labels):
         a = x
@@ -83,7 +80,17 @@ def _tinygrad_trainer(params, layout, lr):
         opt.step()
         return loss
 
-    return train_step, (lambda x, labels: (Tensor(x), labels))
+    return train_step
+
+
+def _tinygrad_trainer(params, layout, lr):
+    from tinygrad_edu import Tensor
+    from tinygrad_edu.nn import functional as F
+    from tinygrad_edu.optim import SGD
+
+    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
+    return (autograd_step(ps, SGD(ps, lr=lr), F, layout),
+            (lambda x, labels: (Tensor(x), labels)))
 
 
 def _torch_trainer(params, layout, lr):
@@ -91,22 +98,8 @@ def _torch_trainer(params, layout, lr):
     import torch.nn.functional as F
 
     ps = [torch.tensor(p, requires_grad=True) for p in params]
-    opt, n = torch.optim.SGD(ps, lr=lr), len(ps) // 2
-
-    def train_step(x, labels):
-        a = x
-        for i in range(n):
-            w, b = ps[2 * i], ps[2 * i + 1]
-            a = a @ w + b if layout == "rows" else w @ a + b
-            if i < n - 1:
-                a = a.relu()
-        loss = F.cross_entropy(a if layout == "rows" else a.T, labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    return train_step, (lambda x, labels: (torch.from_numpy(x), torch.from_numpy(labels)))
+    return (autograd_step(ps, torch.optim.SGD(ps, lr=lr), F, layout),
+            (lambda x, labels: (torch.from_numpy(x), torch.from_numpy(labels))))
 
 
 TRAINERS = {"numpy": _numpy_trainer, "tinygrad_edu": _tinygrad_trainer, "torch": _torch_trainer}
