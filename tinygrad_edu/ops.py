@@ -393,6 +393,10 @@ class MatMul(Function):
     """
 
     def forward(self, x, y):
+        if x.ndim > 1 and y.ndim > 1 and x.shape[-1] == 1 == y.shape[-2]:
+            # inner dim 1 (an outer product, as in dW = dZ a^T for one sample): each output is
+            # the single product x_i1 y_1j, which broadcasting computes ~4x faster than matmul
+            return x * y
         return np.matmul(x, y)
 
     def backward(self, grad):
@@ -451,17 +455,24 @@ class Permute(Function):
     """out = x with its dims reordered"""
 
     def forward(self, x, dims):
-        order = tuple(normalize_dim(d, x.ndim, "permute", x.shape) for d in dims)
-        if sorted(order) != list(range(x.ndim)):
-            raise ShapeError(f"permute: dims {tuple(dims)} are not a reordering of the "
-                             f"{x.ndim} dims of a tensor of shape {x.shape}; name each of "
-                             f"0..{x.ndim - 1} exactly once")
-        self.dims = order                            # non-negative, so backward can invert it
-        return x.transpose(order)
+        self.dims = dims
+        return x.transpose(dims)                     # numpy checks dims (see explain_error)
 
     def backward(self, grad):
-        inverse = tuple(self.dims.index(d) for d in range(len(self.dims)))  # where each dim went
-        return grad.permute(inverse)                 # the inverse reordering
+        n = len(self.dims)
+        inverse = [0] * n                            # x's dim d went to place i: send it back
+        for i, d in enumerate(self.dims):
+            inverse[d % n] = i
+        return Permute.apply(grad, dims=tuple(inverse))
+
+    def explain_error(self, inputs, params, exc):
+        shape, dims = inputs[0].shape, tuple(params["dims"])
+        order = [normalize_dim(d, len(shape), "permute", shape) for d in dims]  # or DimError
+        if sorted(order) != list(range(len(shape))):
+            return ShapeError(f"permute: dims {dims} are not a reordering of the {len(shape)} "
+                              f"dims of a tensor of shape {shape}; name each of "
+                              f"0..{len(shape) - 1} exactly once")
+        return super().explain_error(inputs, params, exc)
 
 
 class Expand(Function):
