@@ -242,3 +242,31 @@ def test_transpose_records_only_when_needed_and_always_gives_the_view():
     np.testing.assert_array_equal(plain.data, recorded.data)
     assert np.shares_memory(plain.data, w.data)      # a view, as numpy's .T
     check_grad(lambda a, b: (a.T @ b).sum(), np.ones((3, 2)), np.ones((3, 4)), order=2)
+
+
+@given(data=st.data(), batch=st.lists(st.integers(1, 3), max_size=2),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_outer_product_matmul_equals_numpy_matmul_exactly(data, batch, dtype):
+    """Inner dim 1 runs as a broadcasting multiply: the same numbers, bit for bit."""
+    m, n = data.draw(st.integers(0, 6)), data.draw(st.integers(0, 6))
+    x = data.draw(arrays((*batch, m, 1), dtype=dtype))
+    y = data.draw(arrays((1, n), dtype=dtype))
+    out = (Tensor(x) @ Tensor(y)).data
+    expected = np.matmul(x, y)
+    assert out.shape == expected.shape and out.dtype == expected.dtype
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_outer_product_matmul_gradients_match_numerical():
+    rng = np.random.default_rng(7)
+    check_grad(lambda dz, a: (dz @ a.T) ** 2, rng.normal(size=(4, 1)), rng.normal(size=(5, 1)),
+               order=2)
+    check_grad(lambda x, y: x @ y, rng.normal(size=(2, 3, 1)), rng.normal(size=(1, 4)), order=2)
+
+
+@given(x=arrays(st.sampled_from([(2, 3, 4), (1, 5, 2)])),
+       dims=st.permutations([0, 1, 2]), negative=st.booleans())
+def test_permute_backward_inverts_any_order(x, dims, negative):
+    dims = [d - 3 if negative else d for d in dims]
+    check_grad(lambda t: t.permute(*dims) * Tensor(np.arange(x.size).reshape(
+        np.transpose(x, dims).shape)), x, order=2)
