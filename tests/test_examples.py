@@ -153,7 +153,7 @@ def test_zhang_preset_uses_the_documents_network(tmp_path):
 def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "--epochs", "200", "--limit", "500", "--hidden", "16",
+        [sys.executable, str(EXAMPLE), "--epochs", "1000000", "--limit", "500", "--hidden", "16",
          "--no-plots", "--out", str(out), *QUICK],
         cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoint = out / "model.npz"
