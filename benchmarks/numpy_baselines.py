@@ -161,7 +161,7 @@ class MLPColumns:
         loss, dz = _softmax_ce(zs[-1], labels, 0)
         grads = [None] * (2 * n)
         for i in reversed(range(n)):
-            grads[2 * i] = dz @ acts[i].T                   # dW = dZ A_prev^T (000-dW2, 001-eq35)
+            grads[2 * i] = self.weight_grad(dz, acts[i])    # dW = dZ A_prev^T (000-dW2, 001-eq35)
             grads[2 * i + 1] = dz.sum(axis=1, keepdims=True)  # db (000-db2, 003-bias)
             if i:
                 dz = self.params[2 * i].T @ dz      # W^T dZ (000-dZ1, 001-eq38) ...
@@ -172,3 +172,23 @@ class MLPColumns:
         loss, grads = self.loss_and_grads(x, labels)
         update(grads)
         return loss
+
+    @staticmethod
+    def weight_grad(dz: np.ndarray, a_prev: np.ndarray) -> np.ndarray:
+        """dW = dZ A_prev^T, the formula as the documents write it."""
+        return dz @ a_prev.T
+
+
+class MLPColumnsOuter(MLPColumns):
+    """MLPColumns with the one-sample weight gradient written as a broadcasting product.
+
+    With one sample, dZ is a column and A_prev^T a row, so dZ A_prev^T is an outer product.
+    numpy's matmul has no fast kernel for an inner dimension of 1 and runs it several times
+    slower than `dz * a_prev.T`, which gives the same numbers; tinygrad_edu's MatMul takes
+    that route by itself. W3 reports this baseline too, so the ratio without numpy's slow
+    path is in the same table.
+    """
+
+    @staticmethod
+    def weight_grad(dz: np.ndarray, a_prev: np.ndarray) -> np.ndarray:
+        return dz * a_prev.T if a_prev.shape[1] == 1 else dz @ a_prev.T

@@ -80,6 +80,7 @@ def _time_block(step, count: int, clock) -> float:
 def time_workload(workload: Workload, frameworks, rounds: int, block: float,
                   warmup: float, clock=time.perf_counter) -> dict:
     """Interleaved rounds; returns per-framework step times and per-round ratios to numpy."""
+    frameworks = list(frameworks) + list(workload.extra_baselines)
     steps = {fw: workload.factories[fw]() for fw in frameworks}
     warm = {}
     for fw, step in steps.items():             # warm-up: caches, allocator, first-call costs

@@ -30,6 +30,7 @@ class Workload:
     description: str
     factories: dict[str, Factory]
     target: float | None = None          # the ratio to numpy we aim for (None: report only)
+    extra_baselines: tuple = ()          # more numpy versions, reported beside the frameworks
     steps_per_round: int | None = None   # fixed number of steps per round (else calibrated)
     info: dict = field(default_factory=dict)
 
@@ -56,10 +57,15 @@ def _data(rng, n_samples: int, layout: str, sizes=(MNIST_FEATURES, MNIST_CLASSES
 # is plain SGD (w := w - lr dw). `make(params, layout, lr)` returns `(train_step, convert)`:
 # `train_step(x, labels)` runs one step on inputs already converted by `convert(x, labels)`.
 
-def _numpy_trainer(params, layout, lr):
-    model = nb.MLPRows(params) if layout == "rows" else nb.MLPColumns(params)
+def _numpy_trainer(params, layout, lr, columns_model=nb.MLPColumns):
+    model = nb.MLPRows(params) if layout == "rows" else columns_model(params)
     update = nb.SGD(params, lr)
     return (lambda x, labels: model.step(x, labels, update)), (lambda x, labels: (x, labels))
+
+
+def _numpy_outer_trainer(params, layout, lr):
+    """The baseline with dW = dZ a^T of one sample as a broadcasting product (W3 only)."""
+    return _numpy_trainer(params, layout, lr, columns_model=nb.MLPColumnsOuter)
 
 
 def autograd_step(ps, opt, F, layout):
@@ -126,7 +132,8 @@ def _per_example_workload(name, description, sizes, n_samples, lr, target, seed=
         def build():
             rng = np.random.default_rng(seed)
             params = nb.init_params(sizes, rng, "columns")
-            train_step, convert = TRAINERS[framework](params, "columns", lr)
+            trainer = _numpy_outer_trainer if framework == "numpy-outer" else TRAINERS[framework]
+            train_step, convert = trainer(params, "columns", lr)
             x, labels = _data(rng, n_samples, "columns", sizes)
             samples = [convert(np.ascontiguousarray(x[:, i:i + 1]), labels[i:i + 1])
                        for i in range(n_samples)]
@@ -139,7 +146,9 @@ def _per_example_workload(name, description, sizes, n_samples, lr, target, seed=
             return step
         return build
 
-    return Workload(name, description, {fw: factory(fw) for fw in TRAINERS}, target,
+    factories = {fw: factory(fw) for fw in TRAINERS}
+    factories["numpy-outer"] = factory("numpy-outer")
+    return Workload(name, description, factories, target, extra_baselines=("numpy-outer",),
                     info={"sizes": list(sizes), "batch": 1, "layout": "columns",
                           "samples_cycled": n_samples})
 

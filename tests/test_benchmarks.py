@@ -83,3 +83,21 @@ def test_numpy_baseline_grads_match_autograd(layout):
     for i, (g, t) in enumerate(zip(grads, ts, strict=True)):
         assert_grads_close(g, t.grad, name=f"baseline gradient {i}")
     np.testing.assert_allclose(model.forward(x), a.data, rtol=1e-12)
+
+
+def test_outer_product_baseline_gives_the_same_gradients_for_one_sample():
+    rng = np.random.default_rng(1)
+    params = nb.init_params((6, 5, 3), rng, "columns")
+    x, labels = rng.standard_normal((6, 1), dtype=np.float32), np.array([2])
+    loss, grads = nb.MLPColumns(params).loss_and_grads(x, labels)
+    loss_outer, grads_outer = nb.MLPColumnsOuter(params).loss_and_grads(x, labels)
+    assert loss_outer == loss
+    for g, g_outer in zip(grads, grads_outer, strict=True):
+        np.testing.assert_array_equal(g_outer, g)
+
+
+def test_w3_reports_the_outer_product_baseline(smoke_run):
+    stdout, report = smoke_run
+    assert "numpy-outer" in report["timed"]["W3"]["frameworks"]
+    assert "numpy-outer" not in report["timed"]["W1"]["frameworks"]
+    assert "| W3 | numpy-outer |" in stdout
