@@ -21,7 +21,9 @@ MODULES = [
     "tinygrad_edu.testing",
     "tinygrad_edu.testing.strategies",
 ]
-OUT = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "api.md"
+sys.path.insert(0, str(ROOT))  # document this checkout, installed or not
 
 
 def _signature(obj) -> str:
@@ -55,10 +57,7 @@ def render() -> str:
              "Generated from the docstrings by `python scripts/gen_api_docs.py`; do not edit by "
              "hand. The tutorial is [tutorial.md](tutorial.md).", ""]
     for modname in MODULES:
-        try:
-            module = importlib.import_module(modname)
-        except ImportError:
-            continue
+        module = importlib.import_module(modname)  # a module that fails to import is an error
         names = getattr(module, "__all__", [])
         if not names:
             continue

@@ -88,6 +88,12 @@ def test_reshape_to_a_wrong_size():
         _x(2, 3).reshape(4, 2)
 
 
+def test_expand_minus_one_for_a_new_leading_dim():
+    with pytest.raises(ShapeError, match=r"^expand: -1 in \(-1, 2, 3\) must stand for one of the "
+                       r"2 dims of a tensor of shape \(2, 3\); give new leading dims a size$"):
+        _x(2, 3).expand(-1, 2, 3)
+
+
 def test_expand_to_a_shape_that_does_not_fit():
     with pytest.raises(ShapeError, match=r"^expand: cannot broadcast shape \(2, 3\) to \(3, 3\); "
                        r"dims must match or be 1"):

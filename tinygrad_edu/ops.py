@@ -91,8 +91,9 @@ class Pow(_Broadcasting):
         gx = gy = None
         if self.needs_input_grad[0]:  # dout/dx = y x^(y-1), which is 0 where y == 0: take x^0
             gx = grad * y * x ** (y - _const(y.data != 0))  # there, not 0 * x^-1 (NaN at 0)
-        if self.needs_input_grad[1]:
-            gy = grad * self.output * x.log()               # dout/dy = out ln x
+        if self.needs_input_grad[1]:  # dout/dy = out ln x; where x == 0, out = 0 for y > 0 and
+            x_or_1 = Where.apply(x, _const(np.ones((), x.dtype)), condition=x.data != 0)
+            gy = grad * self.output * x_or_1.log()          # 0^y is flat: take ln 1 = 0 there
         return gx, gy
 
 

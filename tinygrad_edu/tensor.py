@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import ops
-from .errors import DimError, DtypeError
+from .errors import DimError, DtypeError, ShapeError
 from .function import Function, state
 from .shapes import broadcast_shape, normalize_dims
 
@@ -413,9 +413,24 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def expand(self, *shape) -> Tensor:
-        """Broadcast to `shape` (numpy's broadcast_to); backward sums back."""
+        """Broadcast to `shape` (numpy's broadcast_to); backward sums back.
+
+        -1 keeps the size of that dim (counted from the right, as broadcasting aligns dims).
+
+        Examples
+        --------
+        >>> Tensor([[1.0], [2.0]]).expand(3, -1, 4).shape
+        (3, 2, 4)
+        """
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if -1 in shape:
+            new = len(shape) - self.ndim                # dims added in front have no size yet
+            if new < 0 or -1 in shape[:new]:
+                raise ShapeError(f"expand: -1 in {tuple(shape)} must stand for one of the "
+                                 f"{self.ndim} dims of a tensor of shape {self.shape}; give "
+                                 "new leading dims a size")
+            shape = tuple(self.shape[i - new] if n == -1 else n for i, n in enumerate(shape))
         return ops.Expand.apply(self, shape=shape)
 
     def __getitem__(self, index) -> Tensor:

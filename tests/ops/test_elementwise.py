@@ -158,6 +158,16 @@ def test_pow_with_exponent_zero_has_zero_grad_at_zero():
     np.testing.assert_array_equal(x.grad.data, [2.0, 8.0, 14.0])
 
 
+def test_pow_grad_wrt_exponent_is_zero_where_the_base_is_zero():
+    # 0^y = 0 for every y > 0, so d(0^y)/dy = 0: not out * ln 0 = 0 * -inf = NaN (and no
+    # divide-by-zero warning, which this suite turns into an error)
+    base = Tensor(np.array([0.0, 0.0, 2.0]))
+    exponent = Tensor(np.array([2.0, 0.5, 3.0]), requires_grad=True)
+    (base ** exponent).sum().backward()
+    np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, 8.0 * np.log(2.0)], rtol=1e-12)
+    check_grad(lambda y: Tensor(np.array([0.0, 1.5])) ** y, np.array([1.5, 0.7]), order=2)
+
+
 @given(tst.arrays(min_value=0.5, max_value=3.0), tst.floats(min_value=-2.0, max_value=2.0))
 def test_pow_grad_wrt_exponent_is_out_log_x(x, p):
     base = Tensor(x)

@@ -244,6 +244,13 @@ def test_expand_grad_sums_over_the_expanded_dims():
     np.testing.assert_array_equal(x.grad.data, [[12.0], [12.0]])
 
 
+def test_expand_minus_one_keeps_that_dim():
+    x = Tensor([[1.0], [2.0]], requires_grad=True)
+    assert x.expand(3, -1, 4).shape == (3, 2, 4) and x.expand(-1, -1).shape == (2, 1)
+    x.expand((3, -1, 4)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[12.0], [12.0]])
+
+
 def test_cat_gives_each_input_its_slice_of_the_gradient():
     x = Tensor(np.ones((2, 2)), requires_grad=True)
     y = Tensor(np.ones((2, 3)), requires_grad=True)
