@@ -27,6 +27,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -58,7 +59,9 @@ def export(rev: str, folder: Path, index: int) -> str:
 
 
 def version_step(package: str, sizes, batch: int, layout: str):
-    """One SGD step of the MLP, written as in benchmarks.workloads, with `package`."""
+    """One SGD step of the MLP, written as in benchmarks.workloads, with `package`.
+
+    Builds fresh parameters and data: `measure` calls it again every round."""
     pkg = importlib.import_module(package)
     F = importlib.import_module(package + ".nn.functional")
     optim = importlib.import_module(package + ".optim")
@@ -79,21 +82,27 @@ def numpy_step(sizes, batch: int, layout: str):
     return lambda: train_step(x, labels)
 
 
-def measure(steps: dict, rounds: int, block: float = 0.2) -> dict:
-    for step in steps.values():
-        for _ in range(3):
-            step()
+def measure(builders: dict, rounds: int, block: float = 0.2) -> dict:
+    """Median per-round ratio to numpy; every round builds each step afresh (see run.py)."""
+    step = builders["numpy"]()
+    for _ in range(3):
+        step()
     start = time.process_time()
-    steps["numpy"]()
+    step()
     count = max(1, round(block / max(time.process_time() - start, 1e-6)))
-    times = {k: [] for k in steps}
-    order = list(steps)
+    times = {k: [] for k in builders}
+    order = list(builders)
     for r in range(rounds):
         for k in order[r % len(order):] + order[:r % len(order)]:
+            step = None
+            gc.collect()
+            step = builders[k]()
+            for _ in range(3):
+                step()
             gc.collect()
             start = time.process_time()
             for _ in range(count):
-                steps[k]()
+                step()
             times[k].append((time.process_time() - start) / count)
     return {k: statistics.median(t / base for t, base in zip(v, times["numpy"], strict=True))
             for k, v in times.items()}
@@ -113,10 +122,10 @@ def main(argv=None) -> None:
         print("|---|" + "---|" * len(args.revs))
         for workload in args.only.split(","):
             config = CONFIGS[workload]
-            steps = {"numpy": numpy_step(*config)}
-            steps.update({rev: version_step(name, *config)
-                          for rev, name in zip(args.revs, names, strict=True)})
-            ratios = measure(steps, args.rounds)
+            builders = {"numpy": partial(numpy_step, *config)}
+            builders.update({rev: partial(version_step, name, *config)
+                             for rev, name in zip(args.revs, names, strict=True)})
+            ratios = measure(builders, args.rounds)
             print(f"| {workload} | " + " | ".join(f"{ratios[rev]:.3f}" for rev in args.revs)
                   + " |", flush=True)
 

@@ -79,24 +79,36 @@ def _time_block(step, count: int, clock) -> float:
 
 def time_workload(workload: Workload, frameworks, rounds: int, block: float,
                   warmup: float, clock=time.perf_counter) -> dict:
-    """Interleaved rounds; returns per-framework step times and per-round ratios to numpy."""
+    """Interleaved rounds; returns per-framework step times and per-round ratios to numpy.
+
+    Every round builds each framework's step afresh (new parameter and data arrays): where
+    big arrays land in memory changes OpenBLAS's speed on them by several percent, and a
+    fresh build each round keeps one lucky or unlucky placement from deciding a whole run.
+    """
     frameworks = list(frameworks) + list(workload.extra_baselines)
-    steps = {fw: workload.factories[fw]() for fw in frameworks}
     warm = {}
-    for fw, step in steps.items():             # warm-up: caches, allocator, first-call costs
+    for fw in frameworks:                      # warm-up: caches, allocator, first-call costs
+        step = workload.factories[fw]()
         count, start = 0, time.perf_counter()
         while count < 2 or time.perf_counter() - start < warmup:
             step()
             count += 1
         warm[fw] = (time.perf_counter() - start) / count
+    step = None
     per_block = workload.steps_per_round or max(1, round(block / warm["numpy"]))
     times: dict[str, list[float]] = {fw: [] for fw in frameworks}
     order = list(frameworks)
     for r in range(rounds):
         shift = r % len(order)
         for fw in order[shift:] + order[:shift]:
+            step = None
             gc.collect()                       # nobody pays for another's garbage
-            times[fw].append(_time_block(steps[fw], per_block, clock))
+            step = workload.factories[fw]()
+            if not workload.steps_per_round:   # (an EPOCH step is warm after its first batch)
+                step()
+                step()
+            gc.collect()
+            times[fw].append(_time_block(step, per_block, clock))
     result = {"steps_per_block": per_block, "rounds": rounds, "frameworks": {}}
     for fw in frameworks:
         ratios = [t / base for t, base in zip(times[fw], times["numpy"], strict=True)]
