@@ -244,6 +244,23 @@ def test_transpose_records_only_when_needed_and_always_gives_the_view():
     check_grad(lambda a, b: (a.T @ b).sum(), np.ones((3, 2)), np.ones((3, 4)), order=2)
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_shift_matches_its_composite_to_second_order(dim):
+    """SoftmaxShift(x) = softmax(x) * a - b, the bracket of CrossEntropy's rule, as one op."""
+    rng = np.random.default_rng(11)
+    x0 = rng.normal(size=(3, 4))
+    a = rng.uniform(0.5, 2.0, size=(3, 1) if dim else (1, 4))
+    b = rng.normal(size=(3, 4))
+
+    def fused(x):
+        probs = _softmax(x.data, dim)
+        return ops.SoftmaxShift.apply(x, dim=dim % 2, probs=probs, a=a, b=b)
+
+    composite = (Tensor(x0).softmax(dim) * Tensor(a) - Tensor(b)).data
+    np.testing.assert_allclose(fused(Tensor(x0)).data, composite, rtol=1e-12)
+    check_grad(fused, x0, order=2)
+
+
 @given(data=st.data(), batch=st.lists(st.integers(1, 3), max_size=2),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_outer_product_matmul_equals_numpy_matmul_exactly(data, batch, dtype):

@@ -293,9 +293,29 @@ class Softmax(Function):
         return e / e.sum(axis=self.dim, keepdims=True)
 
     def backward(self, grad):
-        # dout_i/dx_j = out_i (delta_ij - out_j), so grad_x = out * (grad - sum(grad * out))
-        out = self.output
-        return out * (grad - (grad * out).sum(self.dim, keepdim=True))
+        return _softmax_vjp(self.output, grad, self.dim)
+
+
+def _softmax_vjp(out, grad, dim):
+    """The gradient of x through out = softmax(x) (a Tensor on x), given grad of out."""
+    # dout_i/dx_j = out_i (delta_ij - out_j), so grad_x = out * (grad - sum(grad * out))
+    return out * (grad - (grad * out).sum(dim, keepdim=True))
+
+
+class SoftmaxShift(Function):
+    """out = softmax(x) * a - b along dim, for constants a and b: CrossEntropy's gradient
+
+    `probs` is softmax(x), already computed by CrossEntropy's forward.
+    """
+
+    def forward(self, x, dim, probs, a, b):
+        self.dim, self.probs, self.a = dim, probs, a
+        return probs * a - b
+
+    def backward(self, grad):
+        # out = a softmax(x) - b, so grad_x is softmax's rule applied to grad * a
+        probs = Softmax.apply(self.inputs[0], dim=self.dim, value=self.probs)  # still on x
+        return _softmax_vjp(probs, grad * _const(self.a), self.dim)
 
 
 class LogSoftmax(Function):
@@ -346,20 +366,20 @@ class CrossEntropy(Function):
         return losses.sum() if reduction == "sum" else losses
 
     def backward(self, grad):
-        # dL/dx_c = softmax_c * sum(y) - y_c  (= softmax - y for one-hot y); mean divides by N
-        (x,) = self.inputs
-        probs = Softmax.apply(x, dim=self.class_dim, value=self.probs)  # reused, still on x
+        # dL/dx_c = (softmax_c * sum(y) - y_c) / N * grad  (softmax - y for one-hot y; N for
+        # "mean"); the bracket is one op, SoftmaxShift, since every training step runs it
+        probs, c = self.probs, self.class_dim
+        n = max(self.count, 1) if self.reduction == "mean" else 1
         if self.target is None:
-            order = "F" if self.probs.flags.f_contiguous else "C"  # laid out like probs
-            y = np.zeros(self.probs.shape, self.probs.dtype, order)    # one-hot
-            y[self.index] = 1
-            dx = probs - _const(y)
+            order = "F" if probs.flags.f_contiguous else "C"       # laid out like probs
+            y = np.zeros(probs.shape, probs.dtype, order)           # one-hot: sum(y) = 1
+            y[self.index] = 1 / n
+            a = np.asarray(1 / n, probs.dtype)
         else:
-            y_sum = self.target.sum(axis=self.class_dim, keepdims=True)
-            dx = probs * _const(y_sum) - _const(self.target)
-        if self.reduction == "none":
-            return dx * grad.unsqueeze(self.class_dim)
-        return dx * (grad / self.count if self.reduction == "mean" else grad)
+            y = self.target / np.asarray(n, probs.dtype)
+            a = y.sum(axis=c, keepdims=True)
+        dx = SoftmaxShift.apply(self.inputs[0], dim=c, probs=probs, a=a, b=y)
+        return dx * (grad.unsqueeze(c) if self.reduction == "none" else grad)
 
 
 class NLLLoss(Function):
