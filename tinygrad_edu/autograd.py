@@ -201,10 +201,15 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     gx = gx.astype(x.data.dtype)
                 if anomaly:
                     _check_finite(gx.data, f"{node.name}.backward", node.inputs)
-                if x._ctx is None:
-                    deliver(x, gx)
+                if x._ctx is not None:
+                    if id(x) in grads:
+                        _accumulate(grads, owned, x, gx, create_graph)
+                    else:
+                        grads[id(x)] = gx              # the first path to reach x
+                elif targets is None:
+                    _store_grad(x, gx, create_graph, stored, allocated)
                 else:
-                    _accumulate(grads, owned, x, gx, create_graph)
+                    deliver(x, gx)
             if not retain_graph:
                 node.release()
     for root, seed in zip(roots, seeds):  # noqa: B905 - a leaf root is its own gradient
