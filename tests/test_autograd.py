@@ -572,3 +572,34 @@ def test_grad_walks_only_the_paths_to_its_inputs():
     out = (x * x).sum() + Untouchable.apply(w).sum()
     (dx,) = grad(out, [x])
     np.testing.assert_allclose(dx.data, [4.0])
+
+
+def test_create_graph_gives_each_leaf_a_grad_of_its_own():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = Tensor([3.0, 4.0], requires_grad=True)
+    (x + y).sum().backward(create_graph=True)       # the Add rule hands both the same g
+    assert x.grad is not y.grad and not np.shares_memory(x.grad.data, y.grad.data)
+    x.grad.data[0] = 7.0
+    np.testing.assert_array_equal(y.grad.data, [1.0, 1.0])
+
+
+def test_create_graph_grads_stay_differentiable_and_seed_is_not_stored():
+    x = Tensor([1.5, -2.0], requires_grad=True)
+    seed = Tensor([1.0, 1.0])
+    (x * x).backward(seed, create_graph=True)
+    assert x.grad.grad_fn is not None                # 2 x, recorded
+    np.testing.assert_array_equal(x.grad.data, [3.0, -4.0])
+    gx = x.grad
+    x.grad = None
+    gx.sum().backward()                              # d/dx sum(2 x) = 2
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    leaf, leaf_seed = Tensor([2.0], requires_grad=True), Tensor([5.0])
+    leaf.backward(leaf_seed, create_graph=True)      # a leaf root: its grad is the seed's copy
+    assert not np.shares_memory(leaf.grad.data, leaf_seed.data) and leaf.grad.data[0] == 5.0
+
+
+def test_clone_copies_and_passes_the_gradient_through():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x.clone()
+    assert not np.shares_memory(x.data, y.data) and y.grad_fn is not None
+    check_grad(lambda t: t.clone() * t, np.array([0.5, -1.5]), order=2)

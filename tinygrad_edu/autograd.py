@@ -251,22 +251,29 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
     the arrays this walk made itself (copies and sums): only those are added into in place,
     because an array a rule returned may also be another tensor's pending gradient.
     """
-    if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
+    if create_graph:  # gradients stay in the graph: a shared one is cloned, in the graph too
+        t.grad = t.grad + g if t.grad is not None else g.clone() if _shared(g.data, stored) else g
+        stored.add(id(t.grad.data))
         return
     if t.grad is not None and id(t.grad.data) in allocated:
         np.add(t.grad.data, g.data, out=t.grad.data)  # our own buffer: add in place
         return
     if t.grad is None:
         data = g.data
-        if not data.flags.writeable or data.base is not None or id(data) in stored:
-            data = data.copy()  # a view, or an array shared with another gradient
+        if _shared(data, stored):
+            data = data.copy()
             allocated.add(id(data))
     else:
         data = np.asarray(t.grad.data + g.data)  # 0-d arrays add up to a numpy scalar
         allocated.add(id(data))
     stored.add(id(data))
     t.grad = Tensor._make(data, False)
+
+
+def _shared(data: np.ndarray, stored: set[int]) -> bool:
+    """Whether a gradient array must be copied before a tensor keeps it as `.grad`: it is a
+    view or read-only (a broadcast), or it is already stored (on another leaf, or a seed)."""
+    return not data.flags.writeable or data.base is not None or id(data) in stored
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,

@@ -236,7 +236,7 @@ class Clamp(Function):
 
 
 class Cast(Function):
-    """out = x converted to another dtype"""
+    """out = x converted to another dtype (a copy, for the same dtype: Tensor.clone)"""
 
     def forward(self, x, dtype):
         return x.astype(dtype)

@@ -124,6 +124,22 @@ class Tensor:
         """A tensor with the same data (shared) that is cut from the graph."""
         return Tensor._make(self.data, False)
 
+    def clone(self) -> Tensor:
+        """A copy with data of its own that stays in the graph: its gradient flows to self.
+
+        Examples
+        --------
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> y = x.clone()
+        >>> y.data[0] = 5.0                     # x keeps its values
+        >>> x
+        Tensor([1., 2.], dtype=float32, requires_grad=True)
+        >>> (y * y).sum().backward()            # d/dx of sum(x^2) at the values y had
+        >>> x.grad
+        Tensor([10.,  4.], dtype=float32)
+        """
+        return ops.Cast.apply(self, dtype=self.dtype)
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place on a leaf; returns self."""
         if requires_grad and self.dtype.kind != "f":
