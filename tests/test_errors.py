@@ -306,6 +306,22 @@ def test_class_indices_of_the_wrong_shape(loss):
         loss(_x(2, 3), [0, 1, 2])
 
 
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss], ids=["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("target", [np.array(0), np.array(0.5)], ids=["index", "probability"])
+def test_losses_of_0d_scores(loss, target):
+    with pytest.raises(ShapeError, match=rf"^{loss.__name__}: got 0-d scores; pass one score per "
+                       r"class, shape \(C,\) for one sample or \(N, C\) for a batch$"):
+        loss(Tensor(np.array(1.0)), target)
+
+
+def test_cross_entropy_target_that_requires_grad():
+    target = Tensor(np.array([0.2, 0.3, 0.5]), requires_grad=True)
+    with pytest.raises(ValueError, match=r"^cross_entropy: the target \(shape \(3,\)\) requires "
+                       r"grad, but the loss treats it as a constant; pass target.detach\(\)"):
+        F.cross_entropy(_x(3), target)
+    assert F.cross_entropy(_x(3), target.detach()).shape == ()
+
+
 def test_cross_entropy_probabilities_of_the_wrong_shape():
     with pytest.raises(ShapeError, match=r"^cross_entropy: probability targets must have the "
                        r"logits' shape \(2, 3\), got \(2, 4\)"):

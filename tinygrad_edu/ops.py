@@ -89,12 +89,21 @@ class Pow(_Broadcasting):
     def backward(self, grad):
         x, y = self.inputs
         gx = gy = None
-        if self.needs_input_grad[0]:  # dout/dx = y x^(y-1), which is 0 where y == 0: take x^0
-            gx = grad * y * x ** (y - _const(y.data != 0))  # there, not 0 * x^-1 (NaN at 0)
-        if self.needs_input_grad[1]:  # dout/dy = out ln x; where x == 0, out = 0 for y > 0 and
-            x_or_1 = Where.apply(x, _const(np.ones((), x.dtype)), condition=x.data != 0)
-            gy = grad * self.output * x_or_1.log()          # 0^y is flat: take ln 1 = 0 there
+        if self.needs_input_grad[0] and not self.needs_input_grad[1]:  # dout/dx = y x^(y-1);
+            gx = grad * y * x ** (y - _const(y.data != 0))  # a constant y = 0 gives x^0: slope 0
+        elif self.needs_input_grad[0]:  # y varies too, so keep y - 1 (d/dy of this rule must be
+            base = _one_where(x, (x.data == 0) & (y.data == 0))  # right); 0 * 1/0 -> 0 * 1
+            gx = grad * y * base ** (y - 1)
+        if self.needs_input_grad[1]:  # dout/dy = out ln x: at x = 0, out = 0 for y > 0 and 0^y
+            gy = grad * self.output * _one_where(x, x.data == 0).log()  # is flat: use ln 1
         return gx, gy
+
+
+def _one_where(x, mask):
+    """x with 1 where mask is set (a recorded op only when some element is)."""
+    if not mask.any():
+        return x
+    return Where.apply(_const(np.ones((), x.dtype)), x, condition=mask)
 
 
 class Maximum(_Broadcasting):

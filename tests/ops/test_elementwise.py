@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor, maximum, minimum, where
+from tinygrad_edu import Tensor, grad, maximum, minimum, where
 from tinygrad_edu.testing import assert_grads_close, check_grad, gradcheck
 from tinygrad_edu.testing import strategies as tst
 
@@ -166,6 +166,16 @@ def test_pow_grad_wrt_exponent_is_zero_where_the_base_is_zero():
     (base ** exponent).sum().backward()
     np.testing.assert_allclose(exponent.grad.data, [0.0, 0.0, 8.0 * np.log(2.0)], rtol=1e-12)
     check_grad(lambda y: Tensor(np.array([0.0, 1.5])) ** y, np.array([1.5, 0.7]), order=2)
+
+
+def test_pow_mixed_second_derivative_is_symmetric_where_the_exponent_is_zero():
+    # d2(x^y)/dx dy = x^(y-1) (1 + y ln x): 0.5 at x = 2, y = 0, along both paths
+    x = Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    y = Tensor(np.array([0.0, 1.5]), requires_grad=True)
+    gx, gy = grad((x ** y).sum(), [x, y], create_graph=True)
+    expected = x.data ** (y.data - 1) * (1 + y.data * np.log(x.data))
+    np.testing.assert_allclose(grad(gx.sum(), y)[0].data, expected, rtol=1e-12)
+    np.testing.assert_allclose(grad(gy.sum(), x)[0].data, expected, rtol=1e-12)
 
 
 @given(tst.arrays(min_value=0.5, max_value=3.0), tst.floats(min_value=-2.0, max_value=2.0))

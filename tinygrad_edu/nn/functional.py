@@ -20,6 +20,18 @@ def _as_array(target) -> np.ndarray:
     return target.data if isinstance(target, Tensor) else np.asarray(target)
 
 
+def _check_scores(op: str, scores: Tensor, target) -> None:
+    """Scores have a class dim; the target is a constant (no gradient flows to it)."""
+    if scores.ndim == 0:
+        raise ShapeError(f"{op}: got 0-d scores; pass one score per class, shape (C,) for one "
+                         "sample or (N, C) for a batch")
+    if isinstance(target, Tensor) and target.requires_grad:
+        raise ValueError(f"{op}: the target (shape {target.shape}) requires grad, but the loss "
+                         "treats it as a constant; pass target.detach(), or write the loss out "
+                         "(for example -(target * logits.log_softmax(1)).sum(1).mean()) to "
+                         "differentiate with respect to the target")
+
+
 def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
     """Class indices: one label per sample, each in [0, C)."""
     class_dim = 1 if scores.ndim > 1 else 0
@@ -60,6 +72,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     1.3863
     """
     _check_reduction("cross_entropy", reduction)
+    _check_scores("cross_entropy", logits, target)
     target = _as_array(target)
     if target.dtype.kind in "iu":
         _check_class_target("cross_entropy", logits, target)
@@ -86,6 +99,7 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     0.75
     """
     _check_reduction("nll_loss", reduction)
+    _check_scores("nll_loss", log_probs, target)
     target = _as_array(target)
     if target.dtype.kind not in "iu":
         raise DtypeError(f"nll_loss: target must hold integer class indices, got dtype "
