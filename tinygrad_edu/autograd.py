@@ -252,7 +252,12 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
     because an array a rule returned may also be another tensor's pending gradient.
     """
     if create_graph:  # gradients stay in the graph: a shared one is cloned, in the graph too
-        t.grad = t.grad + g if t.grad is not None else g.clone() if _shared(g.data, stored) else g
+        if t.grad is not None:
+            t.grad = t.grad + g
+        elif _shared(g.data, stored):
+            t.grad = g.clone()
+        else:
+            t.grad = g
         stored.add(id(t.grad.data))
         return
     if t.grad is not None and id(t.grad.data) in allocated:

@@ -89,13 +89,16 @@ class Pow(_Broadcasting):
     def backward(self, grad):
         x, y = self.inputs
         gx = gy = None
-        if self.needs_input_grad[0] and not self.needs_input_grad[1]:  # dout/dx = y x^(y-1);
-            gx = grad * y * x ** (y - _const(y.data != 0))  # a constant y = 0 gives x^0: slope 0
-        elif self.needs_input_grad[0]:  # y varies too, so keep y - 1 (d/dy of this rule must be
-            base = _one_where(x, (x.data == 0) & (y.data == 0))  # right); 0 * 1/0 -> 0 * 1
+        if self.needs_input_grad[0] and not self.needs_input_grad[1]:
+            # dout/dx = y x^(y-1); where the constant y is 0, write the power as x^0 (no 1/0)
+            gx = grad * y * x ** (y - _const(y.data != 0))
+        elif self.needs_input_grad[0]:
+            # y varies too: keep y - 1 so that d/dy of this rule is right; base 1 at x = y = 0
+            base = _one_where(x, (x.data == 0) & (y.data == 0))
             gx = grad * y * base ** (y - 1)
-        if self.needs_input_grad[1]:  # dout/dy = out ln x: at x = 0, out = 0 for y > 0 and 0^y
-            gy = grad * self.output * _one_where(x, x.data == 0).log()  # is flat: use ln 1
+        if self.needs_input_grad[1]:
+            # dout/dy = out ln x; at x = 0, 0^y is flat (0 for y > 0): use ln 1 = 0 there
+            gy = grad * self.output * _one_where(x, x.data == 0).log()
         return gx, gy
 
 
