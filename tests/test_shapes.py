@@ -12,6 +12,8 @@ from tinygrad_edu.shapes import (
     normalize_dim,
     normalize_dims,
     reduced_shape,
+    sum_to,
+    summed_dims,
     unbroadcast,
 )
 from tinygrad_edu.testing import strategies as tst
@@ -82,6 +84,23 @@ def test_unbroadcast_is_the_adjoint_of_broadcasting(data):
     assert reduced.shape == small
     np.testing.assert_allclose(np.sum(np.broadcast_to(x, full) * g), np.sum(x * reduced.data),
                                rtol=1e-9, atol=1e-9)
+
+
+@given(st.data())
+def test_sum_to_is_unbroadcast_on_numpy_arrays(data):
+    shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2))
+    small, full = shapes.input_shapes[0], shapes.result_shape
+    g = data.draw(tst.arrays(full))
+    summed = sum_to(g, small)
+    assert isinstance(summed, np.ndarray) and summed.shape == small and summed.dtype == g.dtype
+    np.testing.assert_allclose(summed, unbroadcast(Tensor(g), small).data, rtol=1e-12)
+
+
+def test_summed_dims_names_prepended_and_stretched_dims():
+    assert summed_dims((5, 2, 3, 4), (3, 1)) == ((0, 1), (1,))
+    assert summed_dims((2, 3), (2, 3)) == ((), ())
+    with pytest.raises(ShapeError, match=r"a gradient of shape \(3,\) cannot belong to an input "):
+        sum_to(np.ones(3), (2, 3))
 
 
 def test_unbroadcast_returns_the_same_tensor_when_nothing_was_broadcast():

@@ -10,7 +10,7 @@ import numpy as np
 from . import function
 from .errors import GraphError, ShapeError
 from .function import _check_finite, state
-from .shapes import unbroadcast
+from .shapes import sum_to, unbroadcast
 from .tensor import Tensor
 
 
@@ -195,8 +195,9 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a "
                                     "Tensor; build gradients with Tensor ops (so create_graph "
                                     "can differentiate them)")
-                if gx.data.shape != x.data.shape:
-                    gx = unbroadcast(gx, x.data.shape)
+                if gx.data.shape != x.data.shape:  # broadcast in forward: sum back
+                    gx = (unbroadcast(gx, x.data.shape) if create_graph  # recorded, or not:
+                          else Tensor._make(sum_to(gx.data, x.data.shape), False))  # numpy
                 if gx.data.dtype != x.data.dtype:
                     gx = gx.astype(x.data.dtype)
                 if anomaly:

@@ -1,4 +1,4 @@
-"""Broadcasting and dim helpers: unbroadcast, normalize_dim, broadcast_shape."""
+"""Broadcasting and dim helpers: unbroadcast and sum_to, normalize_dim, broadcast_shape."""
 
 from __future__ import annotations
 
@@ -44,26 +44,41 @@ def reduced_shape(shape, dims, keepdim: bool) -> tuple[int, ...]:
     return tuple(n for i, n in enumerate(shape) if i not in dims)
 
 
+def summed_dims(grad_shape, shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The dims to sum a gradient of `grad_shape` over to get back to `shape`.
+
+    Broadcasting prepends dims and stretches dims of size 1, so the gradient sums over the
+    prepended dims and, keeping them, over the stretched ones: returns (prepended, stretched).
+    """
+    lead = len(grad_shape) - len(shape)
+    if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad_shape[lead:], strict=True)):
+        raise ShapeError(f"backward: a gradient of shape {tuple(grad_shape)} cannot belong to an "
+                         f"input of shape {tuple(shape)}; the op's backward rule is wrong")
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad_shape[lead + i] != 1)
+    return tuple(range(lead)), stretched
+
+
 def unbroadcast(grad, shape):
     """Sum `grad` (a Tensor) back to `shape`: the backward of numpy broadcasting.
 
-    Broadcasting prepends dims and stretches dims of size 1, so the gradient sums over the
-    prepended dims and, with keepdim, over the stretched ones. Recorded as Tensor ops, so it
-    also works under `create_graph=True`.
+    Recorded as Tensor ops, so it also works under `create_graph=True`; `sum_to` is the same
+    sum on a numpy array, for when nothing is recorded.
     """
     if grad.shape == shape:  # the common case: nothing was broadcast
         return grad
-    lead = grad.ndim - len(shape)
-    if lead < 0:
-        raise ShapeError(f"backward: a gradient of shape {grad.shape} cannot belong to an "
-                         f"input of shape {shape}; the op's backward rule is wrong")
-    if lead:
-        grad = grad.sum(dim=tuple(range(lead)))
-    if grad.shape != shape:  # dims of size 1 that were stretched
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-        if stretched:
-            grad = grad.sum(dim=stretched, keepdim=True)
-        if grad.shape != shape:
-            raise ShapeError(f"backward: a gradient of shape {grad.shape} cannot belong to an "
-                             f"input of shape {shape}; the op's backward rule is wrong")
+    prepended, stretched = summed_dims(grad.shape, shape)
+    if prepended:
+        grad = grad.sum(dim=prepended)
+    if stretched:
+        grad = grad.sum(dim=stretched, keepdim=True)
     return grad
+
+
+def sum_to(array: np.ndarray, shape) -> np.ndarray:
+    """`unbroadcast` on a numpy array: sum it back to `shape` (no graph, no op calls)."""
+    prepended, stretched = summed_dims(array.shape, shape)
+    if prepended:
+        array = np.add.reduce(array, axis=prepended)
+    if stretched:
+        array = np.add.reduce(array, axis=stretched, keepdims=True)
+    return np.asarray(array)  # a sum over every dim is a numpy scalar
