@@ -22,11 +22,9 @@ def expected_grad(n_ops: int) -> float:
     return FACTOR ** (n_ops // 2)
 
 
-def run_tinygrad(n_ops: int, clock=time.perf_counter) -> tuple[float, float, float]:
-    """(forward seconds, backward seconds, dy/dx) for a chain of `n_ops` recorded ops."""
-    from tinygrad_edu import Tensor
-
-    x = Tensor(np.array([0.5], dtype=np.float64), requires_grad=True)
+def _time_chain(x, n_ops: int, clock) -> tuple[float, float, float]:
+    """(forward seconds, backward seconds, dy/dx) for a chain of `n_ops` ops starting at the
+    one-element leaf `x` (a tinygrad_edu or a PyTorch tensor: the code is the same)."""
     start = clock()
     y = x
     for _ in range(n_ops // 2):
@@ -36,29 +34,25 @@ def run_tinygrad(n_ops: int, clock=time.perf_counter) -> tuple[float, float, flo
     middle = clock()
     loss.backward()
     end = clock()
-    grad = float(x.grad.data[0])
+    grad = x.grad[0].item()
     del x, y, loss
     gc.collect()
     return middle - start, end - middle, grad
+
+
+def run_tinygrad(n_ops: int, clock=time.perf_counter) -> tuple[float, float, float]:
+    """(forward seconds, backward seconds, dy/dx) for a chain of `n_ops` recorded ops."""
+    from tinygrad_edu import Tensor
+
+    return _time_chain(Tensor(np.array([0.5], dtype=np.float64), requires_grad=True), n_ops,
+                       clock)
 
 
 def run_torch(n_ops: int, clock=time.perf_counter) -> tuple[float, float, float]:
     import torch
 
-    x = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
-    start = clock()
-    y = x
-    for _ in range(n_ops // 2):
-        y = y * FACTOR
-        y = y + OFFSET
-    loss = y.sum()
-    middle = clock()
-    loss.backward()
-    end = clock()
-    grad = float(x.grad[0])
-    del x, y, loss
-    gc.collect()
-    return middle - start, end - middle, grad
+    return _time_chain(torch.tensor([0.5], dtype=torch.float64, requires_grad=True), n_ops,
+                       clock)
 
 
 RUNNERS = {"tinygrad_edu": run_tinygrad, "torch": run_torch}

@@ -87,10 +87,11 @@ def _softmax_ce(z: np.ndarray, labels: np.ndarray, class_axis: int):
     return float(loss), dz
 
 
-class MLPRows:
-    """ReLU MLP with samples in rows: Z_l = A_{l-1} W_l + b_l."""
+class _MLP:
+    """A ReLU MLP's forward pass and hand-written backprop; the layouts below say how a layer
+    multiplies (`affine`) and what its gradients are (`weight_grad`, `bias_grad`, `back`)."""
 
-    class_axis = 1
+    class_axis: int
 
     def __init__(self, params):
         self.params = params
@@ -100,8 +101,7 @@ class MLPRows:
         a = x
         n = len(self.params) // 2
         for i in range(n):
-            w, b = self.params[2 * i], self.params[2 * i + 1]
-            a = a @ w + b
+            a = self.affine(self.params[2 * i], a, self.params[2 * i + 1])
             if i < n - 1:
                 np.maximum(a, 0, out=a)
         return a
@@ -110,19 +110,17 @@ class MLPRows:
         n = len(self.params) // 2
         acts, zs = [x], []
         for i in range(n):
-            w, b = self.params[2 * i], self.params[2 * i + 1]
-            z = acts[-1] @ w + b
-            zs.append(z)
+            zs.append(self.affine(self.params[2 * i], acts[-1], self.params[2 * i + 1]))
             if i < n - 1:
-                acts.append(np.maximum(z, 0))
-        loss, dz = _softmax_ce(zs[-1], labels, 1)
+                acts.append(np.maximum(zs[-1], 0))
+        loss, dz = _softmax_ce(zs[-1], labels, self.class_axis)
         grads = [None] * (2 * n)
         for i in reversed(range(n)):
-            grads[2 * i] = acts[i].T @ dz          # dW = A_prev^T dZ (000-dW2 in rows)
-            grads[2 * i + 1] = dz.sum(axis=0)      # db = sum over samples of dZ (000-db2)
+            grads[2 * i] = self.weight_grad(dz, acts[i])
+            grads[2 * i + 1] = self.bias_grad(dz)
             if i:
-                dz = dz @ self.params[2 * i].T     # W^T dZ (000-dZ1) ...
-                dz *= zs[i - 1] > 0                # ... times ReLU'(Z), ReLU'(0) = 0
+                dz = self.back(self.params[2 * i], dz)
+                dz *= zs[i - 1] > 0                 # ... times ReLU'(Z), ReLU'(0) = 0
         return loss, grads
 
     def step(self, x, labels, update) -> float:
@@ -131,52 +129,48 @@ class MLPRows:
         return loss
 
 
-class MLPColumns:
+class MLPRows(_MLP):
+    """ReLU MLP with samples in rows: Z_l = A_{l-1} W_l + b_l."""
+
+    class_axis = 1
+
+    @staticmethod
+    def affine(w, a, b):
+        return a @ w + b
+
+    @staticmethod
+    def weight_grad(dz, a_prev):
+        return a_prev.T @ dz                       # dW = A_prev^T dZ (000-dW2 in rows)
+
+    @staticmethod
+    def bias_grad(dz):
+        return dz.sum(axis=0)                      # db = sum over samples of dZ (000-db2)
+
+    @staticmethod
+    def back(w, dz):
+        return dz @ w.T                            # W^T dZ (000-dZ1) ...
+
+
+class MLPColumns(_MLP):
     """ReLU MLP with samples in columns, as in documents 000 and 001: Z_l = W_l A_{l-1} + b_l."""
 
     class_axis = 0
 
-    def __init__(self, params):
-        self.params = params
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        a = x
-        n = len(self.params) // 2
-        for i in range(n):
-            w, b = self.params[2 * i], self.params[2 * i + 1]
-            a = w @ a + b
-            if i < n - 1:
-                np.maximum(a, 0, out=a)
-        return a
-
-    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray):
-        n = len(self.params) // 2
-        acts, zs = [x], []
-        for i in range(n):
-            w, b = self.params[2 * i], self.params[2 * i + 1]
-            z = w @ acts[-1] + b
-            zs.append(z)
-            if i < n - 1:
-                acts.append(np.maximum(z, 0))
-        loss, dz = _softmax_ce(zs[-1], labels, 0)
-        grads = [None] * (2 * n)
-        for i in reversed(range(n)):
-            grads[2 * i] = self.weight_grad(dz, acts[i])    # dW = dZ A_prev^T (000-dW2, 001-eq35)
-            grads[2 * i + 1] = dz.sum(axis=1, keepdims=True)  # db (000-db2, 003-bias)
-            if i:
-                dz = self.params[2 * i].T @ dz      # W^T dZ (000-dZ1, 001-eq38) ...
-                dz *= zs[i - 1] > 0                 # ... times ReLU'(Z)
-        return loss, grads
-
-    def step(self, x, labels, update) -> float:
-        loss, grads = self.loss_and_grads(x, labels)
-        update(grads)
-        return loss
+    @staticmethod
+    def affine(w, a, b):
+        return w @ a + b
 
     @staticmethod
-    def weight_grad(dz: np.ndarray, a_prev: np.ndarray) -> np.ndarray:
-        """dW = dZ A_prev^T, the formula as the documents write it."""
-        return dz @ a_prev.T
+    def weight_grad(dz, a_prev):
+        return dz @ a_prev.T                       # dW = dZ A_prev^T (000-dW2, 001-eq35)
+
+    @staticmethod
+    def bias_grad(dz):
+        return dz.sum(axis=1, keepdims=True)       # db (000-db2, 003-bias)
+
+    @staticmethod
+    def back(w, dz):
+        return w.T @ dz                            # W^T dZ (000-dZ1, 001-eq38) ...
 
 
 class MLPColumnsOuter(MLPColumns):
