@@ -244,21 +244,35 @@ def test_transpose_records_only_when_needed_and_always_gives_the_view():
     check_grad(lambda a, b: (a.T @ b).sum(), np.ones((3, 2)), np.ones((3, 4)), order=2)
 
 
-@pytest.mark.parametrize("dim", [0, 1, -1])
-def test_softmax_shift_matches_its_composite_to_second_order(dim):
-    """SoftmaxShift(x) = softmax(x) * a - b, the bracket of CrossEntropy's rule, as one op."""
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("target_kind", ["index", "soft"])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_softmax_shift_matches_its_composite_to_second_order(dim, target_kind, per_sample):
+    """SoftmaxShift(x, g) = (softmax(x) * sum(y) - y) * g * scale: CrossEntropy's rule as one
+    op, with g (one number, or one per sample) an input, so second derivatives reach it too."""
     rng = np.random.default_rng(11)
     x0 = rng.normal(size=(3, 4))
-    a = rng.uniform(0.5, 2.0, size=(3, 1) if dim else (1, 4))
-    b = rng.normal(size=(3, 4))
+    n_samples = x0.shape[1 - dim]
+    g0 = rng.normal(size=n_samples if per_sample else ())
+    scale = np.asarray(0.5)
+    if target_kind == "index":
+        labels = rng.integers(0, x0.shape[dim], size=n_samples)
+        index = (labels, np.arange(n_samples)) if dim == 0 else (np.arange(n_samples), labels)
+        y = np.zeros_like(x0)
+        y[index] = 1
+        target = {"index": index}
+    else:
+        y = rng.uniform(0.1, 1.0, size=x0.shape)
+        target = {"target": y}
 
-    def fused(x):
-        probs = _softmax(x.data, dim)
-        return ops.SoftmaxShift.apply(x, dim=dim % 2, probs=probs, a=a, b=b)
+    def fused(x, g):
+        return ops.SoftmaxShift.apply(x, g, dim=dim, probs=_softmax(x.data, dim), scale=scale,
+                                      **target)
 
-    composite = (Tensor(x0).softmax(dim) * Tensor(a) - Tensor(b)).data
-    np.testing.assert_allclose(fused(Tensor(x0)).data, composite, rtol=1e-12)
-    check_grad(fused, x0, order=2)
+    g_rows = np.expand_dims(g0, dim) if per_sample else g0
+    composite = (_softmax(x0, dim) * y.sum(dim, keepdims=True) - y) * g_rows * scale
+    np.testing.assert_allclose(fused(Tensor(x0), Tensor(g0)).data, composite, rtol=1e-12)
+    check_grad(fused, x0, g0, order=2)
 
 
 @given(data=st.data(), batch=st.lists(st.integers(1, 3), max_size=2),

@@ -315,19 +315,42 @@ def _softmax_vjp(out, grad, dim):
 
 
 class SoftmaxShift(Function):
-    """out = softmax(x) * a - b along dim, for constants a and b: CrossEntropy's gradient
+    """out = (softmax(x) * a - y) * g * scale along dim: CrossEntropy's gradient, as one op
 
-    `probs` is softmax(x), already computed by CrossEntropy's forward.
+    y is the target (rows of probabilities, or `index`: the class indices of a one-hot y),
+    a = sum(y) along dim (1 for one-hot rows), and g the gradient arriving at the loss: one
+    number, or one per sample (broadcast along dim). `probs` is softmax(x), already computed
+    by CrossEntropy's forward; `scale` is 1/N for a mean.
     """
 
-    def forward(self, x, dim, probs, a, b):
-        self.dim, self.probs, self.a = dim, probs, a
-        return probs * a - b
+    def forward(self, x, g, dim, probs, scale, target=None, index=None):
+        self.dim, self.probs, self.scale, self.target, self.index = dim, probs, scale, target, index
+        g_scaled = g * scale
+        g_rows = np.expand_dims(g_scaled, dim) if g.ndim else g_scaled  # along the classes
+        if index is None:
+            return (probs * target.sum(axis=dim, keepdims=True) - target) * g_rows
+        order = "F" if probs.flags.f_contiguous else "C"          # laid out like probs
+        y_scaled = np.zeros(probs.shape, probs.dtype, order)
+        y_scaled[index] = g_scaled                   # one-hot y, times g s
+        return probs * g_rows - y_scaled
 
     def backward(self, grad):
-        # out = a softmax(x) - b, so grad_x is softmax's rule applied to grad * a
-        probs = Softmax.apply(self.inputs[0], dim=self.dim, value=self.probs)  # still on x
-        return _softmax_vjp(probs, grad * _const(self.a), self.dim)
+        # out = d * g s with d = softmax(x) a - y: d's rule is softmax's rule applied to
+        # grad * g s a, and dout/dg = d s, summed over the classes
+        x, g = self.inputs
+        probs = Softmax.apply(x, dim=self.dim, value=self.probs)     # still on x
+        if self.index is None:
+            y = _const(self.target)
+            a = _const(self.target.sum(axis=self.dim, keepdims=True))
+        else:
+            y = np.zeros(self.probs.shape, self.probs.dtype)
+            y[self.index] = 1
+            y, a = _const(y), 1
+        g_rows = (g.unsqueeze(self.dim) if g.ndim else g) * _const(self.scale)
+        gx = _softmax_vjp(probs, grad * g_rows * a, self.dim) if self.needs_input_grad[0] else None
+        gg = ((grad * (probs * a - y)).sum(self.dim) * _const(self.scale)
+              if self.needs_input_grad[1] else None)
+        return gx, gg
 
 
 class LogSoftmax(Function):
@@ -370,7 +393,7 @@ class CrossEntropy(Function):
             self.index, self.target = _target_index(target, c), None
             losses = -log_probs[self.index]
         else:
-            self.target = target.astype(x.dtype, copy=False)
+            self.index, self.target = None, target.astype(x.dtype, copy=False)
             losses = -(self.target * log_probs).sum(axis=c)
         self.reduction, self.count = reduction, losses.size
         if reduction == "mean":
@@ -378,20 +401,12 @@ class CrossEntropy(Function):
         return losses.sum() if reduction == "sum" else losses
 
     def backward(self, grad):
-        # dL/dx_c = (softmax_c * sum(y) - y_c) / N * grad  (softmax - y for one-hot y; N for
-        # "mean"); the bracket is one op, SoftmaxShift, since every training step runs it
-        probs, c = self.probs, self.class_dim
+        # dL/dx_c = (softmax_c * sum(y) - y_c) * grad / N  (softmax - y for one-hot y; N for
+        # "mean"): one op, SoftmaxShift, since every training step runs it
         n = max(self.count, 1) if self.reduction == "mean" else 1
-        if self.target is None:
-            order = "F" if probs.flags.f_contiguous else "C"       # laid out like probs
-            y = np.zeros(probs.shape, probs.dtype, order)           # one-hot: sum(y) = 1
-            y[self.index] = 1 / n
-            a = np.asarray(1 / n, probs.dtype)
-        else:
-            y = self.target / np.asarray(n, probs.dtype)
-            a = y.sum(axis=c, keepdims=True)
-        dx = SoftmaxShift.apply(self.inputs[0], dim=c, probs=probs, a=a, b=y)
-        return dx * (grad.unsqueeze(c) if self.reduction == "none" else grad)
+        return SoftmaxShift.apply(self.inputs[0], grad, dim=self.class_dim, probs=self.probs,
+                                  scale=np.asarray(1 / n, self.probs.dtype),
+                                  target=self.target, index=self.index)
 
 
 class NLLLoss(Function):

@@ -51,6 +51,8 @@ def summed_dims(grad_shape, shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
     prepended dims and, keeping them, over the stretched ones: returns (prepended, stretched).
     """
     lead = len(grad_shape) - len(shape)
+    if lead > 0 and grad_shape[lead:] == shape:  # a bias's gradient: only dims were prepended
+        return tuple(range(lead)), ()
     if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad_shape[lead:], strict=True)):
         raise ShapeError(f"backward: a gradient of shape {tuple(grad_shape)} cannot belong to an "
                          f"input of shape {tuple(shape)}; the op's backward rule is wrong")
