@@ -123,7 +123,9 @@ def _seed(root: Tensor, gradient) -> Tensor:
                 f"backward: the output has shape {root.shape}, not one element, so its "
                 "gradient is ambiguous; reduce it first (loss.sum() or loss.mean()) or pass "
                 "gradient=<a tensor of that shape>")
-        return Tensor._make(np.ones(root.data.shape, root.data.dtype), False)
+        one = np.empty(root.data.shape, root.data.dtype)
+        one.fill(1)                                  # (np.ones costs twice as much)
+        return Tensor._make(one, False)
     gradient = gradient if isinstance(gradient, Tensor) else Tensor(
         np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:
@@ -162,7 +164,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             return
         _store_grad(t, g, create_graph, stored, allocated)
 
-    with _GradMode(create_graph):
+    grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
+    try:
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
@@ -213,6 +216,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     deliver(x, gx)
             if not retain_graph:
                 node.release()
+    finally:
+        state.grad_enabled = grad_mode
     for root, seed in zip(roots, seeds):  # noqa: B905 - a leaf root is its own gradient
         if root._ctx is None:
             deliver(root, seed)

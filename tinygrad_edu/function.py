@@ -98,7 +98,9 @@ class Function:
         self.inputs = inputs
         self.needs_input_grad = needs_input_grad
         self.generation = gen = _generation[0]
-        self.module = state.module
+        module = state.module
+        if module is not None:  # (the class default is None)
+            self.module = module
         for t in inputs:
             node = t._ctx
             if node is not None and node.generation != gen:

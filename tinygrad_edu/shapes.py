@@ -51,8 +51,6 @@ def summed_dims(grad_shape, shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
     prepended dims and, keeping them, over the stretched ones: returns (prepended, stretched).
     """
     lead = len(grad_shape) - len(shape)
-    if lead > 0 and grad_shape[lead:] == shape:  # a bias's gradient: only dims were prepended
-        return tuple(range(lead)), ()
     if lead < 0 or any(n not in (1, m) for n, m in zip(shape, grad_shape[lead:], strict=True)):
         raise ShapeError(f"backward: a gradient of shape {tuple(grad_shape)} cannot belong to an "
                          f"input of shape {tuple(shape)}; the op's backward rule is wrong")
@@ -78,6 +76,8 @@ def unbroadcast(grad, shape):
 
 def sum_to(array: np.ndarray, shape) -> np.ndarray:
     """`unbroadcast` on a numpy array: sum it back to `shape` (no graph, no op calls)."""
+    if array.ndim == len(shape) + 1 and array.shape[1:] == shape:  # a bias's gradient
+        return np.add.reduce(array, axis=0) if shape else np.asarray(np.add.reduce(array))
     prepended, stretched = summed_dims(array.shape, shape)
     if prepended:
         array = np.add.reduce(array, axis=prepended)
