@@ -198,22 +198,20 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a "
                                     "Tensor; build gradients with Tensor ops (so create_graph "
                                     "can differentiate them)")
-                if gx.data.shape != x.data.shape:  # broadcast in forward: sum back
-                    gx = (unbroadcast(gx, x.data.shape) if create_graph  # recorded, or not:
-                          else Tensor._make(sum_to(gx.data, x.data.shape), False))  # numpy
-                if gx.data.dtype != x.data.dtype:
-                    gx = gx.astype(x.data.dtype)
+                g_data, x_data = gx.data, x.data
+                if g_data.shape != x_data.shape or g_data.dtype != x_data.dtype:
+                    gx = _fit(gx, x_data, create_graph)
                 if anomaly:
                     _check_finite(gx.data, f"{node.name}.backward", node.inputs)
-                if x._ctx is not None:
-                    if id(x) in grads:
-                        _accumulate(grads, owned, x, gx, create_graph)
+                if x._ctx is None:                     # a leaf: its .grad, or grad()'s result
+                    if targets is None:
+                        _store_grad(x, gx, create_graph, stored, allocated)
                     else:
-                        grads[id(x)] = gx              # the first path to reach x
-                elif targets is None:
-                    _store_grad(x, gx, create_graph, stored, allocated)
+                        deliver(x, gx)
+                elif id(x) in grads:
+                    _accumulate(grads, owned, x, gx, create_graph)
                 else:
-                    deliver(x, gx)
+                    grads[id(x)] = gx                  # the first path to reach x
             if not retain_graph:
                 node.release()
     finally:
@@ -222,6 +220,17 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
         if root._ctx is None:
             deliver(root, seed)
     function._generation[0] += 1
+
+
+def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
+    """A rule's gradient made to fit its input: dims broadcast in forward summed back
+    (recorded under create_graph, else in numpy), then the input's dtype."""
+    if g.data.shape != x_data.shape:
+        g = (unbroadcast(g, x_data.shape) if create_graph
+             else Tensor._make(sum_to(g.data, x_data.shape), False))
+    if g.data.dtype != x_data.dtype:
+        g = g.astype(x_data.dtype)
+    return g
 
 
 def _leading_to(order: list[Tensor], targets) -> set[int]:
@@ -266,14 +275,14 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
             t.grad = g
         stored.add(id(t.grad.data))
         return
-    if t.grad is not None and id(t.grad.data) in allocated:
-        np.add(t.grad.data, g.data, out=t.grad.data)  # our own buffer: add in place
-        return
+    data = g.data
     if t.grad is None:
-        data = g.data
         if _shared(data, stored):
             data = data.copy()
             allocated.add(id(data))
+    elif id(t.grad.data) in allocated:
+        np.add(t.grad.data, data, out=t.grad.data)  # our own buffer: add in place
+        return
     else:
         data = np.asarray(t.grad.data + g.data)  # 0-d arrays add up to a numpy scalar
         allocated.add(id(data))
