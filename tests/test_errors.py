@@ -300,6 +300,20 @@ def test_class_indices_out_of_range(loss, labels):
 
 
 @pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss], ids=["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize(("scores", "labels", "message"), [
+    ((2, 3, 4), [[0, 1, 2, 3], [0, 1, 2, 0]], r"\(2, 3, 4\) have 3 classes along dim 1"),
+    ((3,), 3, r"\(3,\) have 3 classes along dim 0"),
+], ids=["extra-dims", "one-sample"])
+def test_class_index_past_the_last_class_is_worded_by_the_op(loss, scores, labels, message):
+    """Only negative labels are checked before the op; a label of C or more fails the op's
+    indexing, and the op words that error as the check would have."""
+    low = np.min(labels)
+    with pytest.raises(ValueError, match=rf"^{loss.__name__}: scores of shape {message}, so "
+                       rf"class indices must lie in \[0, 2\]; got values in \[{low}, 3\]$"):
+        loss(_x(*scores), labels)
+
+
+@pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss], ids=["cross_entropy", "nll_loss"])
 def test_class_indices_of_the_wrong_shape(loss):
     with pytest.raises(ShapeError, match=rf"^{loss.__name__}: scores of shape \(2, 3\) need class "
                        r"indices of shape \(2,\), got \(3,\); pass one integer label per sample"):

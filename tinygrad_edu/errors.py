@@ -66,6 +66,15 @@ def dim_error(op: str, dim, shape, valid_ndim: int | None = None) -> DimError:
 _warned: set[str] = set()
 
 
+def class_index_error(op: str, scores_shape, target) -> ValueError:
+    """Class indices outside [0, C) for scores with C classes along dim 1 (or the only dim)."""
+    class_dim = 1 if len(scores_shape) > 1 else 0
+    n_classes = scores_shape[class_dim]
+    return ValueError(f"{op}: scores of shape {tuple(scores_shape)} have {n_classes} classes "
+                      f"along dim {class_dim}, so class indices must lie in [0, {n_classes - 1}]; "
+                      f"got values in [{target.min()}, {target.max()}]")
+
+
 def warn_once(key: str, message: str, category=RuntimeWarning) -> None:
     """Warn the first time `key` is seen in this process."""
     if key not in _warned:

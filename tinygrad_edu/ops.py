@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import tensor as _tensor  # a module object: tensor.py imports this one
-from .errors import ShapeError, broadcast_error, fmt_shapes
+from .errors import ShapeError, broadcast_error, class_index_error, fmt_shapes
 from .function import Function
 from .shapes import normalize_dim, normalize_dims, reduced_shape
 
@@ -375,12 +375,27 @@ def _target_index(target: np.ndarray, class_dim: int) -> tuple:
     return tuple(positions)
 
 
-class CrossEntropy(Function):
+class _ClassIndexLoss(Function):
+    """A loss over class indices: a label past the last class fails its indexing; say so."""
+
+    loss_name: str
+
+    def explain_error(self, inputs, params, exc):
+        target = params.get("target")
+        labels = isinstance(target, np.ndarray) and target.dtype.kind in "iu"
+        if isinstance(exc, IndexError) and labels:
+            return class_index_error(self.loss_name, inputs[0].shape, target)
+        return super().explain_error(inputs, params, exc)
+
+
+class CrossEntropy(_ClassIndexLoss):
     """out_n = -sum_c target_nc * log_softmax(x)_nc, over classes along dim 1 (or the only dim)
 
     `target` is a constant: class indices (one fewer dim than x) or probabilities (x's shape).
     One fused rule instead of log_softmax + nll: the textbook dL/dx = softmax(x) - y.
     """
+
+    loss_name = "cross_entropy"
 
     def forward(self, x, target, reduction="mean"):
         self.class_dim = c = 1 if x.ndim > 1 else 0
@@ -409,8 +424,10 @@ class CrossEntropy(Function):
                                   target=self.target, index=self.index)
 
 
-class NLLLoss(Function):
+class NLLLoss(_ClassIndexLoss):
     """out_n = -log_probs[n, target_n] (class indices along dim 1)"""
+
+    loss_name = "nll_loss"
 
     def forward(self, log_probs, target, reduction="mean"):
         class_dim = 1 if log_probs.ndim > 1 else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..errors import DtypeError, ShapeError
+from ..errors import DtypeError, ShapeError, class_index_error
 from ..tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -39,11 +39,11 @@ def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
     if target.shape != expected:
         raise ShapeError(f"{op}: scores of shape {scores.shape} need class indices of shape "
                          f"{expected}, got {target.shape}; pass one integer label per sample")
-    n_classes = scores.shape[class_dim]
-    if target.size and (target.min() < 0 or target.max() >= n_classes):
-        raise ValueError(f"{op}: scores of shape {scores.shape} have {n_classes} classes along "
-                         f"dim {class_dim}, so class indices must lie in [0, {n_classes - 1}]; "
-                         f"got values in [{target.min()}, {target.max()}]")
+    # A negative label would silently pick a class from the end. A label of C or more fails
+    # the op's indexing, and the op words that error the same way (ops._ClassIndexLoss), so
+    # every step pays for one reduction here, not two.
+    if target.size and np.minimum.reduce(target, axis=None) < 0:
+        raise class_index_error(op, scores.shape, target)
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
