@@ -288,6 +288,19 @@ def test_outer_product_matmul_equals_numpy_matmul_exactly(data, batch, dtype):
     np.testing.assert_array_equal(out, expected)
 
 
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       transposed=st.booleans())
+def test_matrix_product_via_dot_equals_numpy_matmul_exactly(data, dtype, transposed):
+    """Two matrices go to np.dot (less overhead per call): the same numbers as np.matmul."""
+    m, k, n = (data.draw(st.integers(1, 40)) for _ in range(3))
+    x = data.draw(arrays((k, m) if transposed else (m, k), dtype=dtype))
+    x = x.T if transposed else x                     # a view, as in MatMul's rule (x.T @ grad)
+    y = data.draw(arrays((k, n), dtype=dtype))
+    out = (Tensor(x) @ Tensor(y)).data
+    np.testing.assert_array_equal(out, np.matmul(x, y))
+    assert out.dtype == np.matmul(x, y).dtype
+
+
 def test_outer_product_matmul_gradients_match_numerical():
     rng = np.random.default_rng(7)
     check_grad(lambda dz, a: (dz @ a.T) ** 2, rng.normal(size=(4, 1)), rng.normal(size=(5, 1)),

@@ -39,7 +39,8 @@ BACKWARD_RULES: dict[str, str] = {
     "Sum": "dx = g expanded back to x's shape",
     "Max": "dx = g * [x == out] / (number of maxima)",
     "Softmax": "dx = out * (g - sum(g * out))",
-    "SoftmaxShift": "dx = softmax's rule applied to g * a",
+    "SoftmaxShift": ("dx = softmax's rule applied to g * c s a, "
+                     "dc = s * sum(g * (softmax(x) a - y))"),
     "LogSoftmax": "dx = g - softmax(x) * sum(g)",
     "CrossEntropy": "dx = (softmax(x) - y) * g / N",
     "NLLLoss": "dx = -onehot(target) * g / N",
