@@ -284,7 +284,7 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
         np.add(t.grad.data, data, out=t.grad.data)  # our own buffer: add in place
         return
     else:
-        data = np.asarray(t.grad.data + g.data)  # 0-d arrays add up to a numpy scalar
+        data = np.asarray(t.grad.data + data)  # 0-d arrays add up to a numpy scalar
         allocated.add(id(data))
     stored.add(id(data))
     t.grad = Tensor._make(data, False)

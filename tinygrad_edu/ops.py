@@ -346,10 +346,10 @@ class SoftmaxShift(Function):
             y = np.zeros(self.probs.shape, self.probs.dtype)
             y[self.index] = 1
             y, a = _const(y), 1
-        g_rows = (g.unsqueeze(self.dim) if g.ndim else g) * _const(self.scale)
+        scale = _const(self.scale)
+        g_rows = (g.unsqueeze(self.dim) if g.ndim else g) * scale
         gx = _softmax_vjp(probs, grad * g_rows * a, self.dim) if self.needs_input_grad[0] else None
-        gg = ((grad * (probs * a - y)).sum(self.dim) * _const(self.scale)
-              if self.needs_input_grad[1] else None)
+        gg = (grad * (probs * a - y)).sum(self.dim) * scale if self.needs_input_grad[1] else None
         return gx, gg
 
 

@@ -77,7 +77,7 @@ def unbroadcast(grad, shape):
 def sum_to(array: np.ndarray, shape) -> np.ndarray:
     """`unbroadcast` on a numpy array: sum it back to `shape` (no graph, no op calls)."""
     if array.ndim == len(shape) + 1 and array.shape[1:] == shape:  # a bias's gradient
-        return np.add.reduce(array, axis=0) if shape else np.asarray(np.add.reduce(array))
+        return np.asarray(np.add.reduce(array, axis=0))  # (a numpy scalar when shape is ())
     prepended, stretched = summed_dims(array.shape, shape)
     if prepended:
         array = np.add.reduce(array, axis=prepended)
