@@ -150,20 +150,13 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
+    stored: set[int] = set()  # the caller's seed arrays, and arrays put on leaves: copy first
+    allocated: set[int] = set()  # arrays this walk made for .grad: safe to add into in place
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         _accumulate(grads, owned, root, seed, create_graph)
-    stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+        stored.add(id(seed.data))
     leads = None if targets is None else _leading_to(order, targets)
-    allocated: set[int] = set()
     anomaly = state.anomaly
-
-    def deliver(t: Tensor, g: Tensor) -> None:
-        if targets is not None:
-            if id(t) in targets:
-                targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
-            return
-        _store_grad(t, g, create_graph, stored, allocated)
-
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
     try:
         for t in reversed(order):
@@ -171,7 +164,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if g is None:
                 continue
             if t._retains_grad or (targets is not None and id(t) in targets):
-                deliver(t, g)
+                _deliver(t, g, targets, create_graph, stored, allocated)
             node = t._ctx
             if leads is not None and id(t) not in leads:  # grad(): no target below this node
                 if not retain_graph:
@@ -207,7 +200,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     if targets is None:
                         _store_grad(x, gx, create_graph, stored, allocated)
                     else:
-                        deliver(x, gx)
+                        _deliver(x, gx, targets, create_graph, stored, allocated)
                 elif id(x) in grads:
                     _accumulate(grads, owned, x, gx, create_graph)
                 else:
@@ -218,7 +211,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
         state.grad_enabled = grad_mode
     for root, seed in zip(roots, seeds):  # noqa: B905 - a leaf root is its own gradient
         if root._ctx is None:
-            deliver(root, seed)
+            _deliver(root, seed, targets, create_graph, stored, allocated)
     function._generation[0] += 1
 
 
@@ -231,6 +224,15 @@ def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
     if g.data.dtype != x_data.dtype:
         g = g.astype(x_data.dtype)
     return g
+
+
+def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int],
+             allocated: set[int]) -> None:
+    """Hand a finished gradient over: into `t.grad`, or to grad()'s `targets` if given."""
+    if targets is None:
+        _store_grad(t, g, create_graph, stored, allocated)
+    elif id(t) in targets:
+        targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
 
 
 def _leading_to(order: list[Tensor], targets) -> set[int]:

@@ -74,8 +74,7 @@ class Function:
         arrays, needs_input_grad = [], []
         for t in inputs:
             if not isinstance(t, Tensor):  # a number or an array: lift it to a constant
-                return cls.apply(*[x if isinstance(x, Tensor) else Tensor(x) for x in inputs],
-                                 **params)
+                return cls.apply(*_constants(inputs), **params)
             arrays.append(t.data)
             needs_input_grad.append(t.requires_grad)
         fn = cls()
@@ -151,6 +150,15 @@ class Function:
                 "`loss.item()` (a Python number) or `loss.detach()` instead.",
                 GraphGrowthWarning,
             )
+
+
+def _constants(inputs) -> list:
+    """The inputs with each number or array made a constant Tensor. A Python number takes
+    the float dtype of the op's first Tensor, so `x * 2` stays float32."""
+    Tensor = _tensor.Tensor
+    first = next((t for t in inputs if isinstance(t, Tensor)), None)
+    lift = Tensor if first is None else first._lift
+    return [lift(x) for x in inputs]
 
 
 def _check_finite(data: np.ndarray, where: str, inputs) -> None:

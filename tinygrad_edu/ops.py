@@ -329,10 +329,9 @@ class SoftmaxShift(Function):
         g_rows = np.expand_dims(g_scaled, dim) if g.ndim else g_scaled  # along the classes
         if index is None:
             return (probs * target.sum(axis=dim, keepdims=True) - target) * g_rows
-        order = "F" if probs.flags.f_contiguous else "C"          # laid out like probs
-        y_scaled = np.zeros(probs.shape, probs.dtype, order)
-        y_scaled[index] = g_scaled                   # one-hot y, times g s
-        return probs * g_rows - y_scaled
+        out = probs * g_rows
+        out[index] -= g_scaled                       # minus the one-hot y, times g s
+        return out
 
     def backward(self, grad):
         # out = d * g s with d = softmax(x) a - y: d's rule is softmax's rule applied to
@@ -399,21 +398,23 @@ class CrossEntropy(_ClassIndexLoss):
 
     def forward(self, x, target, reduction="mean"):
         self.class_dim = c = 1 if x.ndim > 1 else 0
-        shifted = x - x.max(axis=c, keepdims=True)   # stable for large logits
+        # (ufunc.reduce rather than .max/.sum: the same sums, without numpy's Python wrapper)
+        shifted = x - np.maximum.reduce(x, axis=c, keepdims=True)   # stable for large logits
         e = np.exp(shifted)
-        total = e.sum(axis=c, keepdims=True)
+        total = np.add.reduce(e, axis=c, keepdims=True)
         self.probs = e / total                       # softmax(x), reused by backward
         log_total = np.log(total)                    # log_softmax(x) = shifted - log_total
         if target.dtype.kind in "iu":                # class indices: y is one-hot, sum(y) = 1
             self.index, self.target = _target_index(target, c), None
-            losses = np.squeeze(log_total, c) - shifted[self.index]
+            losses = log_total.squeeze(c) - shifted[self.index]
         else:
             self.index, self.target = None, target.astype(x.dtype, copy=False)
-            losses = -(self.target * (shifted - log_total)).sum(axis=c)
+            losses = -np.add.reduce(self.target * (shifted - log_total), axis=c)
         self.reduction, self.count = reduction, losses.size
         if reduction == "mean":
-            return losses.sum() / self.count if self.count else np.asarray(np.nan, x.dtype)
-        return losses.sum() if reduction == "sum" else losses
+            return np.add.reduce(losses, axis=None) / self.count if self.count else np.asarray(
+                np.nan, x.dtype)
+        return np.add.reduce(losses, axis=None) if reduction == "sum" else losses
 
     def backward(self, grad):
         # dL/dx_c = (softmax_c * sum(y) - y_c) * grad / N  (softmax - y for one-hot y; N for

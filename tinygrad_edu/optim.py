@@ -82,11 +82,9 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError
 
-    def _grads(self):
+    def _grads(self) -> list:
         """(param, its data, its gradient array) for each parameter that has a gradient."""
-        for p in self.params:
-            if p.grad is not None:
-                yield p, p.data, p.grad.data
+        return [(p, p.data, p.grad.data) for p in self.params if p.grad is not None]
 
 
 class SGD(Optimizer):
