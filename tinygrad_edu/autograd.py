@@ -279,9 +279,12 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
         return
     data = g.data
     if t.grad is None:
-        if _shared(data, stored):
-            data = data.copy()
-            allocated.add(id(data))
+        if not _shared(data, stored):
+            stored.add(id(data))
+            t.grad = g if not g.requires_grad else Tensor._make(data, False)
+            return
+        data = data.copy()
+        allocated.add(id(data))
     elif id(t.grad.data) in allocated:
         np.add(t.grad.data, data, out=t.grad.data)  # our own buffer: add in place
         return
