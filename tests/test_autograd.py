@@ -508,6 +508,23 @@ def test_a_function_whose_backward_returns_numpy_says_so():
         Twice.apply(Tensor([1.0], requires_grad=True)).sum().backward()
 
 
+def test_a_backward_that_fails_part_way_leaves_every_grad_as_it_was():
+    class Broken(Function):
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            raise ValueError("Broken.backward: deliberately broken")
+
+    w, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0], requires_grad=True)
+    w.grad = Tensor([10.0, 20.0])
+    loss = (Broken.apply(w) * b).sum()              # b's gradient is ready before Broken runs
+    with pytest.raises(ValueError, match="deliberately broken"):
+        loss.backward()
+    np.testing.assert_array_equal(w.grad.data, [10.0, 20.0])
+    assert b.grad is None
+
+
 def test_a_function_without_forward_says_so():
     class Empty(Function):
         pass

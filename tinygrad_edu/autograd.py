@@ -150,11 +150,12 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     order = _topological_order(roots)
     grads: dict[int, Tensor] = {}
     owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
-    stored: set[int] = set()  # the caller's seed arrays, and arrays put on leaves: copy first
-    allocated: set[int] = set()  # arrays this walk made for .grad: safe to add into in place
+    leaves: list[Tensor] = []  # leaves reached, in order: their gradients are handed over last
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
+        if root._ctx is None and id(root) not in grads:  # a leaf root is its own gradient
+            leaves.append(root)
         _accumulate(grads, owned, root, seed, create_graph)
-        stored.add(id(seed.data))
+    stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
     leads = None if targets is None else _leading_to(order, targets)
     anomaly = state.anomaly
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
@@ -164,7 +165,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if g is None:
                 continue
             if t._retains_grad or (targets is not None and id(t) in targets):
-                _deliver(t, g, targets, create_graph, stored, allocated)
+                _deliver(t, g, targets, create_graph, stored)
             node = t._ctx
             if leads is not None and id(t) not in leads:  # grad(): no target below this node
                 if not retain_graph:
@@ -196,23 +197,29 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     gx = _fit(gx, x_data, create_graph)
                 if anomaly:
                     _check_finite(gx.data, f"{node.name}.backward", node.inputs)
-                if x._ctx is None:                     # a leaf: its .grad, or grad()'s result
-                    if targets is None:
-                        _store_grad(x, gx, create_graph, stored, allocated)
-                    else:
-                        _deliver(x, gx, targets, create_graph, stored, allocated)
-                elif id(x) in grads:
+                if id(x) in grads:
                     _accumulate(grads, owned, x, gx, create_graph)
                 else:
                     grads[id(x)] = gx                  # the first path to reach x
+                    if x._ctx is None:
+                        leaves.append(x)
             if not retain_graph:
                 node.release()
     finally:
         state.grad_enabled = grad_mode
-    for root, seed in zip(roots, seeds):  # noqa: B905 - a leaf root is its own gradient
-        if root._ctx is None:
-            _deliver(root, seed, targets, create_graph, stored, allocated)
+    # Each leaf's gradient, summed over every path, goes to its .grad (or to grad()'s result)
+    # only now: a walk that fails part way leaves every .grad as it was.
+    for x in leaves:
+        _deliver(x, grads.pop(id(x)), targets, create_graph, stored)
     function._generation[0] += 1
+
+
+def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]) -> None:
+    """Hand a finished gradient over: into `t.grad`, or to grad()'s `targets` if given."""
+    if targets is None:
+        _store_grad(t, g, create_graph, stored)
+    elif id(t) in targets:
+        targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
 
 
 def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
@@ -224,15 +231,6 @@ def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
     if g.data.dtype != x_data.dtype:
         g = g.astype(x_data.dtype)
     return g
-
-
-def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int],
-             allocated: set[int]) -> None:
-    """Hand a finished gradient over: into `t.grad`, or to grad()'s `targets` if given."""
-    if targets is None:
-        _store_grad(t, g, create_graph, stored, allocated)
-    elif id(t) in targets:
-        targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
 
 
 def _leading_to(order: list[Tensor], targets) -> set[int]:
@@ -259,14 +257,12 @@ def _accumulate(grads, owned, t, g, create_graph) -> None:
         owned.add(key)
 
 
-def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
-                allocated: set[int]) -> None:
+def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> None:
     """Add `g` into `t.grad`; every stored gradient gets an array of its own.
 
     `stored` holds the ids of the caller's seed arrays and of the arrays this walk has put on
-    leaves: such an array is copied before it is stored again. `allocated` holds the ids of
-    the arrays this walk made itself (copies and sums): only those are added into in place,
-    because an array a rule returned may also be another tensor's pending gradient.
+    leaves: such an array is copied before it is stored again. An existing `.grad` is not
+    added into in place (the caller may hold it): the sum is a new array.
     """
     if create_graph:  # gradients stay in the graph: a shared one is cloned, in the graph too
         if t.grad is not None:
@@ -278,19 +274,14 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int],
         stored.add(id(t.grad.data))
         return
     data = g.data
-    if t.grad is None:
-        if not _shared(data, stored):
-            stored.add(id(data))
-            t.grad = g if not g.requires_grad else Tensor._make(data, False)
-            return
-        data = data.copy()
-        allocated.add(id(data))
-    elif id(t.grad.data) in allocated:
-        np.add(t.grad.data, data, out=t.grad.data)  # our own buffer: add in place
-        return
-    else:
+    if t.grad is not None:
         data = np.asarray(t.grad.data + data)  # 0-d arrays add up to a numpy scalar
-        allocated.add(id(data))
+    elif _shared(data, stored):
+        data = data.copy()
+    elif not g.requires_grad:  # the rule's own Tensor, held by nothing else: keep it
+        stored.add(id(data))
+        t.grad = g
+        return
     stored.add(id(data))
     t.grad = Tensor._make(data, False)
 
