@@ -123,9 +123,8 @@ def _seed(root: Tensor, gradient) -> Tensor:
                 f"backward: the output has shape {root.shape}, not one element, so its "
                 "gradient is ambiguous; reduce it first (loss.sum() or loss.mean()) or pass "
                 "gradient=<a tensor of that shape>")
-        one = np.empty(root.data.shape, root.data.dtype)
-        one.fill(1)                                  # (np.ones costs twice as much)
-        return Tensor._make(one, False)
+        # shape (1, ..., 1) or (); np.array is quicker than np.ones here
+        return Tensor._make(np.array(1, root.data.dtype, ndmin=root.data.ndim), False)
     gradient = gradient if isinstance(gradient, Tensor) else Tensor(
         np.asarray(gradient, dtype=root.dtype))
     if gradient.shape != root.shape:

@@ -128,8 +128,7 @@ class Function:
 
     def release(self) -> None:
         """Let go of inputs, output and saved arrays once backward has used them."""
-        self.__dict__.clear()
-        self.inputs = None
+        self.__dict__.clear()  # inputs reads the class default, None, from now on
 
     def explain_error(self, inputs, params, exc: Exception) -> Exception:
         """Word an error numpy raised inside forward; ops override this for their own cases."""
