@@ -207,26 +207,29 @@ class Tensor:
         return Tensor(other)
 
     # ---- arithmetic (elementwise, broadcasting) ----------------------------------------
+    # `other if isinstance(other, Tensor) else self._lift(other)`: a Tensor operand (the
+    # common case, in every rule) is passed on without a function call.
     def add(self, other) -> Tensor:
-        return ops.Add.apply(self, other)
+        return ops.Add.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     def sub(self, other) -> Tensor:
-        return ops.Sub.apply(self, other)
+        return ops.Sub.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     def mul(self, other) -> Tensor:
-        return ops.Mul.apply(self, other)
+        return ops.Mul.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     def div(self, other) -> Tensor:
-        return ops.Div.apply(self, other)
+        return ops.Div.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     def pow(self, exponent) -> Tensor:
+        exponent = exponent if isinstance(exponent, Tensor) else self._lift(exponent)
         return ops.Pow.apply(self, exponent)
 
     def neg(self) -> Tensor:
         return ops.Neg.apply(self)
 
     def matmul(self, other) -> Tensor:
-        return ops.MatMul.apply(self, other)
+        return ops.MatMul.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     __add__ = add
     __sub__ = sub
@@ -237,22 +240,22 @@ class Tensor:
     __matmul__ = matmul
 
     def __radd__(self, other) -> Tensor:
-        return ops.Add.apply(other, self)
+        return ops.Add.apply(self._lift(other), self)
 
     def __rsub__(self, other) -> Tensor:
-        return ops.Sub.apply(other, self)
+        return ops.Sub.apply(self._lift(other), self)
 
     def __rmul__(self, other) -> Tensor:
-        return ops.Mul.apply(other, self)
+        return ops.Mul.apply(self._lift(other), self)
 
     def __rtruediv__(self, other) -> Tensor:
-        return ops.Div.apply(other, self)
+        return ops.Div.apply(self._lift(other), self)
 
     def __rpow__(self, other) -> Tensor:
-        return ops.Pow.apply(other, self)
+        return ops.Pow.apply(self._lift(other), self)
 
     def __rmatmul__(self, other) -> Tensor:
-        return ops.MatMul.apply(other, self)
+        return ops.MatMul.apply(self._lift(other), self)
 
     # ---- comparisons: constant bool tensors, outside the graph -------------------------
     def _compare(self, other, fn) -> Tensor:
@@ -303,7 +306,7 @@ class Tensor:
 
     def maximum(self, other) -> Tensor:
         """Elementwise maximum; where the two are equal, each gets half the gradient."""
-        return ops.Maximum.apply(self, other)
+        return ops.Maximum.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     def minimum(self, other) -> Tensor:
         """Elementwise minimum; where the two are equal, each gets half the gradient."""
