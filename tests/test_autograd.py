@@ -480,6 +480,19 @@ def test_a_user_function_records_itself_in_the_graph():
     np.testing.assert_allclose(x.grad.data, [0.5])
 
 
+def test_apply_lifts_numbers_and_arrays_to_constants_in_the_first_tensors_dtype():
+    from tinygrad_edu import ops
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = ops.Mul.apply(3, x)                          # a number before the Tensor
+    assert y.dtype == np.float32
+    z = ops.Add.apply(y, np.array([0.5, 0.5]))       # an array keeps its own dtype
+    assert z.dtype == np.float64
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    assert ops.Add.apply(1.0, 2.0).dtype == np.float32   # no Tensor: numbers become float32
+
+
 def test_a_function_whose_backward_returns_too_few_gradients_says_so():
     class Product(Function):
         def forward(self, x, y):
