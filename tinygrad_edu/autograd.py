@@ -277,12 +277,9 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> N
         data = np.asarray(t.grad.data + data)  # 0-d arrays add up to a numpy scalar
     elif _shared(data, stored):
         data = data.copy()
-    elif not g.requires_grad:  # the rule's own Tensor, held by nothing else: keep it
-        stored.add(id(data))
-        t.grad = g
-        return
     stored.add(id(data))
-    t.grad = Tensor._make(data, False)
+    # the rule's own Tensor when nothing else holds its array (and it is outside the graph)
+    t.grad = g if data is g.data and not g.requires_grad else Tensor._make(data, False)
 
 
 def _shared(data: np.ndarray, stored: set[int]) -> bool:

@@ -411,10 +411,12 @@ class CrossEntropy(_ClassIndexLoss):
             self.index, self.target = None, target.astype(x.dtype, copy=False)
             losses = -np.add.reduce(self.target * (shifted - log_total), axis=c)
         self.reduction, self.count = reduction, losses.size
-        if reduction == "mean":
-            return np.add.reduce(losses, axis=None) / self.count if self.count else np.asarray(
-                np.nan, x.dtype)
-        return np.add.reduce(losses, axis=None) if reduction == "sum" else losses
+        if reduction == "none":
+            return losses
+        summed = np.add.reduce(losses, axis=None)
+        if reduction == "sum":
+            return summed
+        return summed / self.count if self.count else np.asarray(np.nan, x.dtype)
 
     def backward(self, grad):
         # dL/dx_c = (softmax_c * sum(y) - y_c) * grad / N  (softmax - y for one-hot y; N for
