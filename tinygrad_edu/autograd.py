@@ -92,16 +92,16 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     no recursion. A tensor is appended after everything it depends on.
     """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()
     stack = [(root, False) for root in roots if root._ctx is not None]
     while stack:
         t, inputs_done = stack.pop()
         if inputs_done:
             order.append(t)
             continue
-        if id(t) in visited:
+        if t in visited:
             continue
-        visited.add(id(t))
+        visited.add(t)
         stack.append((t, True))
         node = t._ctx
         if node.inputs is None:
@@ -110,7 +110,7 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
                 "pass; call the first .backward(retain_graph=True) to backpropagate through "
                 "the same graph twice, or recompute the forward pass")
         for x in node.inputs:
-            if x._ctx is not None and id(x) not in visited:
+            if x._ctx is not None and x not in visited:
                 stack.append((x, False))
     return order
 
@@ -136,7 +136,7 @@ def _seed(root: Tensor, gradient) -> Tensor:
 def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=None):
     """Walk the graph from `roots` in reverse topological order, applying each op's rule.
 
-    With `targets` (a dict id -> None), collect the gradients of those tensors and leave every
+    With `targets` (a dict tensor -> None), collect the gradients of those tensors and leave every
     `.grad` alone; otherwise accumulate into the `.grad` of leaves (and of tensors that
     called `retain_grad()`).
     """
@@ -147,11 +147,11 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 "recorded it; create the inputs with requires_grad=True (and do not compute it "
                 "under no_grad)")
     order = _topological_order(roots)
-    grads: dict[int, Tensor] = {}
-    owned: set[int] = set()  # gradients this walk allocated itself: safe to add into in place
+    grads: dict[Tensor, Tensor] = {}  # keyed by the tensor itself: identity hash, no id() calls
+    owned: set[Tensor] = set()  # gradients this walk allocated itself: safe to add into in place
     leaves: list[Tensor] = []  # leaves reached, in order: their gradients are handed over last
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
-        if root._ctx is None and id(root) not in grads:  # a leaf root is its own gradient
+        if root._ctx is None and root not in grads:  # a leaf root is its own gradient
             leaves.append(root)
         _accumulate(grads, owned, root, seed, create_graph)
     stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
@@ -160,13 +160,13 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
     try:
         for t in reversed(order):
-            g = grads.pop(id(t), None)
+            g = grads.pop(t, None)
             if g is None:
                 continue
-            if t._retains_grad or (targets is not None and id(t) in targets):
+            if t._retains_grad or (targets is not None and t in targets):
                 _deliver(t, g, targets, create_graph, stored)
             node = t._ctx
-            if leads is not None and id(t) not in leads:  # grad(): no target below this node
+            if leads is not None and t not in leads:  # grad(): no target below this node
                 if not retain_graph:
                     node.release()
                 continue
@@ -196,10 +196,10 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     gx = _fit(gx, x_data, create_graph)
                 if anomaly:
                     _check_finite(gx.data, f"{node.name}.backward", node.inputs)
-                if id(x) in grads:
+                if x in grads:
                     _accumulate(grads, owned, x, gx, create_graph)
                 else:
-                    grads[id(x)] = gx                  # the first path to reach x
+                    grads[x] = gx                  # the first path to reach x
                     if x._ctx is None:
                         leaves.append(x)
             if not retain_graph:
@@ -209,7 +209,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     # Each leaf's gradient, summed over every path, goes to its .grad (or to grad()'s result)
     # only now: a walk that fails part way leaves every .grad as it was.
     for x in leaves:
-        _deliver(x, grads.pop(id(x)), targets, create_graph, stored)
+        _deliver(x, grads.pop(x), targets, create_graph, stored)
     function._generation[0] += 1
 
 
@@ -217,8 +217,8 @@ def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]
     """Hand a finished gradient over: into `t.grad`, or to grad()'s `targets` if given."""
     if targets is None:
         _store_grad(t, g, create_graph, stored)
-    elif id(t) in targets:
-        targets[id(t)] = g if targets[id(t)] is None else targets[id(t)] + g
+    elif t in targets:
+        targets[t] = g if targets[t] is None else targets[t] + g
 
 
 def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
@@ -232,28 +232,27 @@ def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
     return g
 
 
-def _leading_to(order: list[Tensor], targets) -> set[int]:
-    """Ids of the tensors in `order` whose graph contains a target: grad() walks only those."""
-    leads: set[int] = set()
+def _leading_to(order: list[Tensor], targets) -> set[Tensor]:
+    """The tensors in `order` whose graph contains a target: grad() walks only those."""
+    leads: set[Tensor] = set()
     for t in order:  # inputs come before their users
         for x in t._ctx.inputs:
-            if id(x) in targets or id(x) in leads:
-                leads.add(id(t))
+            if x in targets or x in leads:
+                leads.add(t)
                 break
     return leads
 
 
 def _accumulate(grads, owned, t, g, create_graph) -> None:
     """Sum the gradients that reach `t` along several paths."""
-    key = id(t)
-    old = grads.get(key)
+    old = grads.get(t)
     if old is None:
-        grads[key] = g
-    elif key in owned and not create_graph:
+        grads[t] = g
+    elif t in owned and not create_graph:
         np.add(old.data, g.data, out=old.data)  # our own buffer: add in place
     else:
-        grads[key] = old + g
-        owned.add(key)
+        grads[t] = old + g
+        owned.add(t)
 
 
 def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> None:
@@ -338,12 +337,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if not x.requires_grad:
             raise GraphError(f"grad: input {i} (shape {x.shape}) does not require grad; create "
                              "it with requires_grad=True")
-    targets: dict[int, Tensor | None] = {id(x): None for x in inputs}
+    targets: dict[Tensor, Tensor | None] = dict.fromkeys(inputs)
     retain = create_graph if retain_graph is None else retain_graph
     _run_backward(outputs, seeds, retain, create_graph, targets)
     result = []
     for i, x in enumerate(inputs):
-        g = targets[id(x)]
+        g = targets[x]
         if g is None and not allow_unused:
             raise GraphError(f"grad: input {i} (shape {x.shape}) is not used to compute the "
                              "outputs; pass allow_unused=True to get None for it")
