@@ -120,6 +120,38 @@ def test_a_chain_of_100000_ops_backpropagates():
     assert ref() is None
 
 
+def test_a_rule_runs_only_after_every_path_to_its_output_has_arrived():
+    # h feeds a 50-op branch and, directly, the last op: h's rule must wait for the long
+    # branch although the short path reaches h first. loss = 2^50 x^4, dloss/dx = 4 2^50 x^3
+    x = Tensor([1.5], dtype=np.float64, requires_grad=True)
+    h = x * x
+    long = h
+    for _ in range(50):
+        long = long * 2.0
+    ran = []
+    for t in (h, long):
+        node = t.grad_fn
+
+        def spy(g, node=node, rule=node.backward):
+            ran.append(node)
+            return rule(g)
+        node.backward = spy
+    (h * long).sum().backward()
+    assert ran == [long.grad_fn, h.grad_fn]            # each rule once, the long branch first
+    np.testing.assert_allclose(x.grad.data, [4 * 2.0**50 * 1.5**3])
+
+
+def test_topological_order_is_the_order_the_ops_were_recorded():
+    from tinygrad_edu.autograd import _topological_order
+    x = Tensor([2.0], requires_grad=True)
+    a = x.exp()
+    b = x.log()                      # recorded after a, although b * a names it first
+    product = b * a
+    loss = product.sum()
+    order = _topological_order([loss])
+    assert [id(t) for t in order] == [id(a), id(b), id(product), id(loss)]
+
+
 def test_retain_grad_keeps_the_grad_of_a_non_leaf():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x * 3
@@ -140,6 +172,18 @@ def test_backward_frees_the_graph_so_a_second_backward_raises():
     with pytest.raises(GraphError, match="freed by an earlier backward pass; call the first "
                        r"\.backward\(retain_graph=True\)"):
         loss.backward()
+
+
+def test_a_backward_that_reaches_a_freed_part_of_the_graph_raises_and_changes_no_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    shared = x.exp()
+    shared.sum().backward()                      # frees the node that made `shared`
+    x.grad = None
+    w = Tensor([3.0], requires_grad=True)
+    loss = (shared * w).sum()                    # new ops on top of the freed one
+    with pytest.raises(GraphError, match=r"^backward: the graph through Exp was freed"):
+        loss.backward()
+    assert x.grad is None and w.grad is None     # w's gradient was computed, not handed over
 
 
 def test_retain_graph_allows_a_second_backward_that_accumulates():

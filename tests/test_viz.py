@@ -351,8 +351,8 @@ def test_explain_shows_shapes_sizes_and_where_each_gradient_goes():
                      r"+\(3,\) +3 values +-> fc2.bias.grad \(summed from \(4, 3\) over the "
                      r"broadcast dims\)", text)
     assert re.search(r"dx +\(4, 6\) +- +not computed: x needs no grad", text)
-    assert text.endswith("Leaves that receive .grad: fc2.bias (3,), fc1.bias (5,), "
-                         "fc1.weight (5, 6), fc2.weight (3, 5)")
+    assert text.endswith("Leaves that receive .grad: fc2.bias (3,), fc2.weight (3, 5), "
+                         "fc1.bias (5,), fc1.weight (5, 6)")
 
 
 def test_explain_sums_a_gradient_that_arrives_along_two_paths():

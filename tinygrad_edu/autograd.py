@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 from collections.abc import Sequence
 
 import numpy as np
@@ -86,33 +87,36 @@ def detect_anomaly():
 
 
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors reachable from `roots` through recorded ops, inputs before their users.
+    """Tensors reachable from `roots` through recorded ops, in the order they were recorded
+    (so inputs come before their users): backward runs their rules in the reverse order.
 
-    Iterative depth-first search with an explicit stack, so a chain of a million ops needs
-    no recursion. A tensor is appended after everything it depends on.
+    The search uses an explicit stack, so a chain of a million ops needs no recursion.
     """
-    order: list[Tensor] = []
-    visited: set[Tensor] = set()
-    stack = [(root, False) for root in roots if root._ctx is not None]
+    found: dict[Tensor, None] = {}
+    stack = [root for root in roots if root._ctx is not None]
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
+        t = stack.pop()
+        if t in found:
             continue
-        if t in visited:
-            continue
-        visited.add(t)
-        stack.append((t, True))
+        found[t] = None
         node = t._ctx
         if node.inputs is None:
-            raise GraphError(
-                f"backward: the graph through {node.name} was freed by an earlier backward "
-                "pass; call the first .backward(retain_graph=True) to backpropagate through "
-                "the same graph twice, or recompute the forward pass")
+            raise _freed_graph_error(node)
         for x in node.inputs:
-            if x._ctx is not None and x not in visited:
-                stack.append((x, False))
-    return order
+            if x._ctx is not None and x not in found:
+                stack.append(x)
+    return sorted(found, key=_recorded_at)
+
+
+def _recorded_at(t: Tensor) -> int:
+    return t._seq
+
+
+def _freed_graph_error(node: function.Function) -> GraphError:
+    return GraphError(
+        f"backward: the graph through {node.name} was freed by an earlier backward pass; "
+        "call the first .backward(retain_graph=True) to backpropagate through the same graph "
+        "twice, or recompute the forward pass")
 
 
 def _seed(root: Tensor, gradient) -> Tensor:
@@ -134,8 +138,11 @@ def _seed(root: Tensor, gradient) -> Tensor:
 
 
 def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=None):
-    """Walk the graph from `roots` in reverse topological order, applying each op's rule.
+    """Walk the graph from `roots` down, applying each op's rule: the latest recorded first.
 
+    A tensor waits in `pending`, a heap ordered by `_seq` (the order tensors were recorded),
+    from the moment its first gradient arrives. Every op that used it was recorded later, so
+    by the time it comes out of the heap their rules have run and its gradient is complete.
     With `targets` (a dict tensor -> None), collect the gradients of those tensors and leave every
     `.grad` alone; otherwise accumulate into the `.grad` of leaves (and of tensors that
     called `retain_grad()`).
@@ -146,26 +153,31 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 f"backward: this tensor (shape {root.shape}) does not require grad and no op "
                 "recorded it; create the inputs with requires_grad=True (and do not compute it "
                 "under no_grad)")
-    order = _topological_order(roots)
     grads: dict[Tensor, Tensor] = {}  # keyed by the tensor itself: identity hash, no id() calls
     owned: set[Tensor] = set()  # gradients this walk allocated itself: safe to add into in place
     leaves: list[Tensor] = []  # leaves reached, in order: their gradients are handed over last
+    pending: list[tuple[int, Tensor]] = []  # (-_seq, tensor): heapq pops the latest made first
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
-        if root._ctx is None and root not in grads:  # a leaf root is its own gradient
-            leaves.append(root)
+        if root not in grads:
+            if root._ctx is None:  # a leaf root is its own gradient
+                leaves.append(root)
+            else:
+                pending.append((-root._seq, root))
         _accumulate(grads, owned, root, seed, create_graph)
+    heapq.heapify(pending)
     stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
-    leads = None if targets is None else _leading_to(order, targets)
+    leads = None if targets is None else _leading_to(_topological_order(roots), targets)
     anomaly = state.anomaly
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
     try:
-        for t in reversed(order):
-            g = grads.pop(t, None)
-            if g is None:
-                continue
+        while pending:
+            t = heapq.heappop(pending)[1]
+            g = grads.pop(t)
+            node = t._ctx
+            if node.inputs is None:
+                raise _freed_graph_error(node)
             if t._retains_grad or (targets is not None and t in targets):
                 _deliver(t, g, targets, create_graph, stored)
-            node = t._ctx
             if leads is not None and t not in leads:  # grad(): no target below this node
                 if not retain_graph:
                     node.release()
@@ -202,6 +214,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     grads[x] = gx                  # the first path to reach x
                     if x._ctx is None:
                         leaves.append(x)
+                    else:
+                        heapq.heappush(pending, (-x._seq, x))
             if not retain_graph:
                 node.release()
     finally:

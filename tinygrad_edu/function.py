@@ -8,6 +8,7 @@ records the call as the output tensor's `grad_fn`.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import weakref
 
@@ -25,6 +26,10 @@ class _State(threading.local):
 
 
 state = _State()
+
+# Numbers each recorded output in the order it was made: an op's inputs always have smaller
+# numbers than its output, so running rules from the highest number down is a topological order.
+_sequence = itertools.count()
 
 # Counts backward passes in this process. A node remembers the count it was made at; an op
 # that takes a non-leaf made before the latest backward "carries" a graph into a new step.
@@ -106,6 +111,7 @@ class Function:
                 self._carried_from(node)
         self._output = weakref.ref(out)  # weak: the output owns the node, not the other way
         out._ctx = self
+        out._seq = next(_sequence)
         return out
 
     def forward(self, *arrays, **params):

@@ -41,7 +41,10 @@ class Tensor:
     Tensor([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "__weakref__")
+    # `_seq`, set with `_ctx` when an op records this tensor, numbers the recorded tensors in
+    # the order they were made: backward runs the rule of the highest number first.
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_seq", "name", "_retains_grad",
+                 "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):

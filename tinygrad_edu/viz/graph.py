@@ -59,10 +59,10 @@ BACKWARD_RULES: dict[str, str] = {
 def _display_order(root: Tensor, caller: str) -> list[Tensor]:
     """The non-leaf tensors behind `root`, inputs before their users, first inputs first.
 
-    A topological order like backward's (`autograd._topological_order`, iterative too), but
-    visiting each op's inputs left to right, so ids and module counters read like the code
-    that built the graph (`x` is t0, the first layer is `Linear #1`). `explain` follows
-    backward's own order.
+    A depth-first topological order with an explicit stack, visiting each op's inputs left
+    to right, so ids and module counters read like the code that built the graph (`x` is
+    t0, the first layer is `Linear #1`). `explain` follows backward's own order instead
+    (`autograd._topological_order`: the order the ops were recorded in).
     """
     order: list[Tensor] = []
     visited: set[int] = set()
