@@ -179,6 +179,17 @@ def test_distinct_arrays_in_float32(x):
     assert x.dtype == np.float32 and len(np.unique(x)) == 16
 
 
+@given(tst.distinct_arrays(min_gap=1.0, min_value=0.0, max_value=5.0))
+def test_distinct_arrays_draw_only_shapes_whose_values_fit(x):
+    assert x.size <= 6 and len(np.unique(x)) == x.size    # 0, 1, ..., 5: six grid points
+
+
+@given(tst.distinct_broadcastable_arrays(2, min_gap=1.0, min_value=0.0, max_value=9.0))
+def test_distinct_broadcastable_arrays_draw_only_shapes_whose_values_fit(pair):
+    values = np.concatenate([a.reshape(-1) for a in pair])
+    assert values.size <= 10 and len(np.unique(values)) == values.size
+
+
 def test_distinct_arrays_refuse_more_values_than_fit():
     with pytest.raises(ValueError, match=r"5 values 0\.5 apart do not fit in \[0\.0, 1\.0\]"):
         first(tst.distinct_arrays((5,), min_value=0.0, max_value=1.0, min_gap=0.5))

@@ -266,7 +266,8 @@ def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0
 
     For `max`, `min`, `maximum`: a central difference at a near-tie sees the other element
     take over. Values lie on a grid of step `min_gap` within [min_value, max_value], so an
-    array holds at most (max_value - min_value) / min_gap + 1 elements.
+    array holds at most (max_value - min_value) / min_gap + 1 elements: drawn shapes are kept
+    to that size, and a given shape that is larger is a ValueError.
 
     Examples
     --------
@@ -276,13 +277,13 @@ def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0
     ...     assert np.diff(np.sort(x, axis=None)).min() >= 0.01 - 1e-12
     >>> test_no_near_ties()
     """
+    low, high = _grid(min_value, max_value, min_gap)
     if shape is None:
-        shape = draw(shapes(**shape_options))
-    elif isinstance(shape, st.SearchStrategy):
-        shape = draw(shape)
+        shape = shapes(**shape_options)
+    if isinstance(shape, st.SearchStrategy):  # only shapes whose values fit on the grid
+        shape = draw(shape.filter(lambda s: int(np.prod(s)) - 1 <= high - low))
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     size = int(np.prod(shape))
-    low, high = int(np.ceil(min_value / min_gap)), int(np.floor(max_value / min_gap))
     if size - 1 > high - low:
         raise ValueError(f"distinct_arrays: {size} values {min_gap} apart do not fit in "
                          f"[{min_value}, {max_value}]; widen the range or lower min_gap")
@@ -294,16 +295,25 @@ def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0
     return (flat.reshape(shape) * min_gap).astype(dtype)
 
 
+def _grid(min_value: float, max_value: float, min_gap: float) -> tuple[int, int]:
+    """The first and last k with k * min_gap in [min_value, max_value]."""
+    return int(np.ceil(min_value / min_gap)), int(np.floor(max_value / min_gap))
+
+
 @st.composite
 def distinct_broadcastable_arrays(draw, num: int = 2, dtype=np.float64, min_dims: int = 0,
                                   max_dims: int = MAX_DIMS, max_side: int = MAX_SIDE,
-                                  **value_options) -> tuple[np.ndarray, ...]:
+                                  min_value: float = -10.0, max_value: float = 10.0,
+                                  min_gap: float = 0.01) -> tuple[np.ndarray, ...]:
     """Like `broadcastable_arrays`, with all values of all arrays pairwise apart (see
-    `distinct_arrays`): for elementwise `maximum` and `minimum` without near-ties."""
+    `distinct_arrays`): for elementwise `maximum` and `minimum` without near-ties. Only
+    shapes whose values all fit on the grid of `distinct_arrays` are drawn."""
+    low, high = _grid(min_value, max_value, min_gap)
     found = draw(hnp.mutually_broadcastable_shapes(
-        num_shapes=num, min_dims=min_dims, max_dims=max_dims, max_side=max_side))
+        num_shapes=num, min_dims=min_dims, max_dims=max_dims, max_side=max_side).filter(
+        lambda f: sum(int(np.prod(s)) for s in f.input_shapes) - 1 <= high - low))
     sizes = [int(np.prod(s)) for s in found.input_shapes]
-    flat = draw(distinct_arrays((sum(sizes),), dtype, **value_options))
+    flat = draw(distinct_arrays((sum(sizes),), dtype, min_value, max_value, min_gap))
     ends = np.cumsum(sizes)
     return tuple(flat[end - size:end].reshape(s)
                  for s, size, end in zip(found.input_shapes, sizes, ends, strict=True))
