@@ -25,6 +25,7 @@ from tinygrad_edu import (
     is_grad_enabled,
     no_grad,
 )
+from tinygrad_edu.autograd import _topological_order
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import assert_grads_close, check_grad, gradcheck
 from tinygrad_edu.testing import strategies as tst
@@ -142,7 +143,6 @@ def test_a_rule_runs_only_after_every_path_to_its_output_has_arrived():
 
 
 def test_topological_order_is_the_order_the_ops_were_recorded():
-    from tinygrad_edu.autograd import _topological_order
     x = Tensor([2.0], requires_grad=True)
     a = x.exp()
     b = x.log()                      # recorded after a, although b * a names it first

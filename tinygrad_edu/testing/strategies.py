@@ -281,10 +281,10 @@ def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0
     if shape is None:
         shape = shapes(**shape_options)
     if isinstance(shape, st.SearchStrategy):  # only shapes whose values fit on the grid
-        shape = draw(shape.filter(lambda s: int(np.prod(s)) - 1 <= high - low))
+        shape = draw(shape.filter(lambda s: int(np.prod(s)) <= high - low + 1))
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     size = int(np.prod(shape))
-    if size - 1 > high - low:
+    if size > high - low + 1:
         raise ValueError(f"distinct_arrays: {size} values {min_gap} apart do not fit in "
                          f"[{min_value}, {max_value}]; widen the range or lower min_gap")
     # Draw grid points freely (ties allowed), then add each one's rank: the sorted values
@@ -296,7 +296,8 @@ def distinct_arrays(draw, shape=None, dtype=np.float64, min_value: float = -10.0
 
 
 def _grid(min_value: float, max_value: float, min_gap: float) -> tuple[int, int]:
-    """The first and last k with k * min_gap in [min_value, max_value]."""
+    """The first and last k with k * min_gap in [min_value, max_value]: high - low + 1
+    grid points, the most values `distinct_arrays` can draw."""
     return int(np.ceil(min_value / min_gap)), int(np.floor(max_value / min_gap))
 
 
@@ -311,7 +312,7 @@ def distinct_broadcastable_arrays(draw, num: int = 2, dtype=np.float64, min_dims
     low, high = _grid(min_value, max_value, min_gap)
     found = draw(hnp.mutually_broadcastable_shapes(
         num_shapes=num, min_dims=min_dims, max_dims=max_dims, max_side=max_side).filter(
-        lambda f: sum(int(np.prod(s)) for s in f.input_shapes) - 1 <= high - low))
+        lambda f: sum(int(np.prod(s)) for s in f.input_shapes) <= high - low + 1))
     sizes = [int(np.prod(s)) for s in found.input_shapes]
     flat = draw(distinct_arrays((sum(sizes),), dtype, min_value, max_value, min_gap))
     ends = np.cumsum(sizes)
