@@ -125,9 +125,13 @@ def test_permute_dims_that_are_not_a_reordering():
         _x(2, 3).permute(0, 0)
 
 
-def test_max_of_an_empty_tensor():
-    with pytest.raises(ValueError, match=r"^max: cannot reduce an empty tensor of shape \(0, 3\)$"):
+def test_max_and_min_over_an_empty_dim():
+    with pytest.raises(ShapeError, match=r"^max: cannot reduce an empty tensor of shape \(0, 3\) "
+                       r"over dims \(0, 1\); reduce over dims that have elements$"):
         Tensor(np.ones((0, 3))).max()
+    with pytest.raises(ShapeError, match=r"^min: cannot reduce an empty tensor of shape \(0, 3\) "
+                       r"over dims \(0,\);"):
+        Tensor(np.ones((0, 3))).min(0)
 
 
 # ---- dims -----------------------------------------------------------------------------------

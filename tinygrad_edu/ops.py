@@ -277,10 +277,11 @@ class Sum(Function):
 class Max(Function):
     """out = max of x over dims; ties share the gradient evenly"""
 
-    def forward(self, x, dim=None, keepdim=False):
-        dims = normalize_dims(dim, x.shape, "max")
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+    def forward(self, x, dim=None, keepdim=False, op="max"):  # op: the name errors give
+        dims = normalize_dims(dim, x.shape, op)
+        if any(x.shape[d] == 0 for d in dims):       # the max of no elements has no value
+            raise ShapeError(f"{op}: cannot reduce an empty tensor of shape {x.shape} over dims "
+                             f"{dims}; reduce over dims that have elements")
         out = x.max(axis=dims, keepdims=True)
         winners = x == out
         self.share = winners / np.maximum(winners.sum(axis=dims, keepdims=True), 1)

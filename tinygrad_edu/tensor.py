@@ -340,10 +340,12 @@ class Tensor:
 
     # ---- reductions --------------------------------------------------------------------
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Sum over `dim`: all dims by default, none for `dim=()` (numpy's meaning; PyTorch
+        sums everything for an empty dim list)."""
         return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        """Mean over `dim` (all dims by default): the sum divided by the count."""
+        """Mean over `dim` (all dims by default, none for `dim=()`): the sum over the count."""
         normalize_dims(dim, self.shape, "mean")  # errors name mean, not the sum inside it
         total = self.sum(dim, keepdim)
         count = self.data.size // total.data.size if total.data.size else 0
@@ -355,8 +357,7 @@ class Tensor:
 
     def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Smallest value over `dim`. Ties split the gradient evenly among the minima."""
-        normalize_dims(dim, self.shape, "min")  # errors name min, not the max inside it
-        return -ops.Max.apply(-self, dim=dim, keepdim=keepdim)
+        return -ops.Max.apply(-self, dim=dim, keepdim=keepdim, op="min")
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (first one on ties); an integer tensor, no gradient."""

@@ -169,6 +169,14 @@ def test_mse_loss_matches_numpy_for_each_reduction(data):
         np.testing.assert_allclose(out.data, _np_reduce((x - y) ** 2, reduction), rtol=1e-12)
 
 
+def test_mse_loss_takes_a_list_target_as_float32_like_tensor_does():
+    x = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    loss = F.mse_loss(x, [[0, 0, 0], [1, 1, 1]])
+    assert loss.dtype == np.float32 and loss.item() == 0.5
+    loss.backward()
+    assert x.grad.dtype == np.float32
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(data=st.data())
 def test_mse_loss_grad_and_second_derivative_match_numerical(reduction, data):

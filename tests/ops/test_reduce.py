@@ -107,6 +107,14 @@ def test_max_and_min_grad_and_second_derivative_match_numerical(name, case, keep
     check_grad(lambda t: getattr(t, name)(dim, keepdim=keepdim) ** 2, x, order=2)
 
 
+def test_max_and_min_of_an_empty_tensor_over_a_dim_that_has_elements_are_empty():
+    # numpy's rule: only a max over no elements has no value (test_errors has that case)
+    x = Tensor(np.ones((0, 3), np.float32), requires_grad=True)
+    assert x.max(1).shape == (0,) and x.min(1, keepdim=True).shape == (0, 1)
+    x.max(1).sum().backward()
+    assert x.grad.shape == (0, 3) and x.grad.dtype == np.float32
+
+
 def test_max_ties_split_the_gradient_evenly():
     x = Tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True)
     x.max().backward()

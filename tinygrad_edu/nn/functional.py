@@ -118,7 +118,7 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     2.5
     """
     _check_reduction("mse_loss", reduction)
-    target = target if isinstance(target, Tensor) else Tensor(_as_array(target))
+    target = target if isinstance(target, Tensor) else Tensor(target)  # a list: float32
     if input.shape != target.shape:
         raise ShapeError(f"mse_loss: input {input.shape} and target {target.shape} must have "
                          "the same shape (no silent broadcasting in a loss)")
