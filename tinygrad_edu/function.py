@@ -36,6 +36,61 @@ _sequence = itertools.count()
 _generation = [0]
 CARRY_STEPS_BEFORE_WARNING = 3
 
+# In-place writes. Every write into a tensor's memory (an in-place op, an optimiser step,
+# load_state_dict) stamps the array that owns that memory with a number from `_sequence`. A node
+# whose output was numbered before the stamp used the old values: its backward refuses to run.
+# Stamps are kept per owning array, not per Tensor, because views (x.T, x[0], reshape,
+# detach) share memory: a write through any of them changes what the others hold.
+_writes: dict[int, list] = {}  # id(owner) -> [latest stamp, number of writes, weakref(owner)]
+_last_write = [-1]  # the latest stamp of all: a node made after it needs no check
+
+
+def _owner(data: np.ndarray) -> np.ndarray:
+    """The array that owns `data`'s memory (itself, or the base its views lead to)."""
+    owner, base = data, data.base
+    while base is not None:  # numpy views; as_strided's DummyArray stands between them
+        if isinstance(base, np.ndarray):
+            owner = base
+        base = getattr(base, "base", None)
+    return owner
+
+
+def mark_written(data: np.ndarray, stamp: int | None = None) -> None:
+    """Record that `data`'s memory was just changed in place (every in-place path calls it).
+
+    Nodes recorded before this call that hold a tensor on this memory then refuse to
+    backpropagate, with an error naming the op: their saved values are gone.
+    """
+    stamp = next(_sequence) if stamp is None else stamp
+    owner = _owner(data)
+    key = id(owner)
+    entry = _writes.get(key)
+    if entry is None or entry[2]() is not owner:
+        forget = weakref.ref(owner, lambda ref, k=key: _forget_writes(ref, k))
+        entry = _writes[key] = [stamp, 0, forget]
+    entry[0] = stamp
+    entry[1] += 1
+    if stamp > _last_write[0]:
+        _last_write[0] = stamp
+
+
+def _forget_writes(ref: weakref.ref, key: int) -> None:
+    """The owner died: drop its entry (unless its id already serves a newer array)."""
+    entry = _writes.get(key)
+    if entry is not None and entry[2] is ref:
+        del _writes[key]
+
+
+def version(data: np.ndarray) -> int:
+    """How many times the memory under `data` has been written in place."""
+    entry = _writes.get(id(_owner(data)))
+    return 0 if entry is None else entry[1]
+
+
+def _written_since(data: np.ndarray, seq: int) -> bool:
+    entry = _writes.get(id(_owner(data)))
+    return entry is not None and entry[0] > seq
+
 
 class Function:
     """Base class of ops. Subclass it, write `forward` and `backward`, call `apply`.
