@@ -200,9 +200,9 @@ def test_getitem_out_of_range(index, detail):
         _x(2, 3)[index]
 
 
-def test_item_assignment_points_to_where_and_data():
-    with pytest.raises(TypeError, match=r"does not support item assignment.*where\(\), cat\(\) or "
-                       r"stack\(\), or assign into \.data"):
+def test_item_assignment_to_a_leaf_that_requires_grad_points_to_no_grad():
+    with pytest.raises(GraphError, match=r"^setitem: a leaf tensor that requires grad \(shape "
+                       r"\(2,\)\) is being updated in place .* `with no_grad\(\):`"):
         _x(2)[0] = 1.0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -168,6 +169,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
     leads = None if targets is None else _leading_to(_topological_order(roots), targets)
     anomaly = state.anomaly
+    last_write = function._last_write
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
     try:
         while pending:
@@ -177,11 +179,14 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             if node.inputs is None:
                 raise _freed_graph_error(node)
             if t._retains_grad or (targets is not None and t in targets):
-                _deliver(t, g, targets, create_graph, stored)
+                with _grad_lock:
+                    _deliver(t, g, targets, create_graph, stored)
             if leads is not None and t not in leads:  # grad(): no target below this node
                 if not retain_graph:
                     node.release()
                 continue
+            if last_write[0] > t._seq:  # something was written in place after t was made
+                _check_unwritten(node, t)
             if anomaly:  # check the rule's results below, named for this op, rather
                 state.anomaly = False  # than the primitive ops the rule is built from
                 try:
@@ -221,10 +226,35 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     finally:
         state.grad_enabled = grad_mode
     # Each leaf's gradient, summed over every path, goes to its .grad (or to grad()'s result)
-    # only now: a walk that fails part way leaves every .grad as it was.
-    for x in leaves:
-        _deliver(x, grads.pop(x), targets, create_graph, stored)
+    # only now: a walk that fails part way leaves every .grad as it was. The lock makes each
+    # read-add-write of a .grad whole when threads backpropagate into shared leaves.
+    with _grad_lock:
+        for x in leaves:
+            _deliver(x, grads.pop(x), targets, create_graph, stored)
     function._generation[0] += 1
+
+
+# One lock for every .grad a walk writes: numpy releases the GIL inside the add, so two
+# threads could otherwise both read the old .grad and one sum would be lost.
+_grad_lock = threading.Lock()
+
+
+def _check_unwritten(node: function.Function, out: Tensor) -> None:
+    """Refuse to run `node`'s rule if an input or its output was changed in place after the
+    node was recorded: the rule would mix old and new values (PyTorch's version check)."""
+    for i, x in enumerate(node.inputs):
+        if function._written_since(x.data, out._seq):
+            what = f"input {i}" if len(node.inputs) > 1 else "input"
+            break
+    else:
+        if not function._written_since(out.data, out._seq):
+            return
+        what, x = "output", out
+    raise GraphError(
+        f"backward: {node.name} needs the value its {what} (shape {x.shape}, dtype {x.dtype}) "
+        f"had when {node.name} ran, but it has since been modified by an in-place operation "
+        "(-=, add_, copy_, t[i] = v, an optimiser's step or load_state_dict); compute the "
+        "forward pass again after the update, or make the change out of place (t2 = t - x)")
 
 
 def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]) -> None:

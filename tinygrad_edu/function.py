@@ -187,6 +187,9 @@ class Function:
     def name(self) -> str:
         return type(self).__name__
 
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
     def release(self) -> None:
         """Let go of inputs, output and saved arrays once backward has used them."""
         self.__dict__.clear()  # inputs reads the class default, None, from now on

@@ -122,6 +122,14 @@ class Maximum(_Broadcasting):
         return gx, gy
 
 
+class Minimum(Maximum):
+    """out = min(x, y) elementwise; where x == y each side gets half the gradient"""
+
+    def forward(self, x, y):
+        self.x_share = (x < y) + 0.5 * (x == y)   # 1 where x wins, 0.5 on ties, 0 where y wins
+        return np.minimum(x, y)
+
+
 class Where(_Broadcasting):
     """out = x where condition else y (the condition is a constant)"""
 
@@ -277,12 +285,15 @@ class Sum(Function):
 class Max(Function):
     """out = max of x over dims; ties share the gradient evenly"""
 
-    def forward(self, x, dim=None, keepdim=False, op="max"):  # op: the name errors give
+    reduce = staticmethod(np.max)
+
+    def forward(self, x, dim=None, keepdim=False):
+        op = self.name.lower()
         dims = normalize_dims(dim, x.shape, op)
         if any(x.shape[d] == 0 for d in dims):       # the max of no elements has no value
             raise ShapeError(f"{op}: cannot reduce an empty tensor of shape {x.shape} over dims "
                              f"{dims}; reduce over dims that have elements")
-        out = x.max(axis=dims, keepdims=True)
+        out = self.reduce(x, axis=dims, keepdims=True)
         winners = x == out
         self.share = winners / np.maximum(winners.sum(axis=dims, keepdims=True), 1)
         self.share = self.share.astype(x.dtype, copy=False)
@@ -293,6 +304,12 @@ class Max(Function):
         if not self.keepdim:
             grad = grad.reshape(self.kept_shape)
         return grad * _const(self.share)             # dout/dx = 1/k at the k maxima, else 0
+
+
+class Min(Max):
+    """out = min of x over dims; ties share the gradient evenly"""
+
+    reduce = staticmethod(np.min)  # computed directly: -max(-x) wraps around on integers
 
 
 class Softmax(Function):

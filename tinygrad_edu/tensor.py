@@ -6,14 +6,16 @@
 
 from __future__ import annotations
 
+import numbers
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import ops
-from .errors import DimError, DtypeError, ShapeError
-from .function import Function, state
-from .shapes import broadcast_shape, normalize_dims
+from .errors import DimError, DtypeError, GraphError, ShapeError
+from .function import Function, mark_written, state
+from .shapes import normalize_dims
 
 Scalar = int | float | bool
 
@@ -50,11 +52,10 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is not None:
+        if not isinstance(data, np.ndarray) or data.dtype.kind not in "biufc":
+            data = _numeric_array(data, dtype)
+        elif dtype is not None:
             data = np.asarray(data, dtype=dtype)
-        elif not isinstance(data, np.ndarray):
-            data = np.asarray(data) if isinstance(data, np.generic) else np.asarray(
-                data, dtype=np.float32)
         if requires_grad and data.dtype.kind != "f":
             raise DtypeError(
                 f"Tensor: requires_grad=True needs a floating dtype, got {data.dtype}; "
@@ -205,8 +206,23 @@ class Tensor:
         """Turn a number or array into a constant Tensor; numbers take self's float dtype."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (int, float, bool)) and self.data.dtype.kind == "f":
+        kind = self.data.dtype.kind
+        if isinstance(other, (int, float, bool)) and kind == "f":
             return Tensor._make(np.asarray(other, dtype=self.data.dtype), False)
+        if isinstance(other, (int, np.integer)) and not isinstance(other, bool) and kind in "iu":
+            try:  # an integer with an integer tensor stays an integer op, exactly
+                return Tensor._make(np.asarray(other, dtype=self.data.dtype), False)
+            except OverflowError:
+                raise OverflowError(f"{other} does not fit in this tensor's dtype {self.dtype}; "
+                                    "convert the tensor first, for example "
+                                    "t.astype(np.int64)") from None
+        if not isinstance(other, np.ndarray):
+            try:
+                return Tensor(other)
+            except TypeError:
+                raise TypeError(f"unsupported operand: a Tensor and {type(other).__name__} "
+                                f"({other!r:.60}); tensor arithmetic takes Tensors, numbers and "
+                                "numeric numpy arrays") from None
         return Tensor(other)
 
     # ---- arithmetic (elementwise, broadcasting) ----------------------------------------
@@ -259,6 +275,125 @@ class Tensor:
 
     def __rmatmul__(self, other) -> Tensor:
         return ops.MatMul.apply(self._lift(other), self)
+
+    # ---- in-place updates (PyTorch's rules) --------------------------------------------
+    # `p -= lr * p.grad` changes p itself: the same Tensor, so parameters(), optimisers and
+    # checkpoints keep seeing it. Outside the graph (no_grad, or nothing needs a gradient) the
+    # new values are written into p's memory; every view of that memory sees them, and nodes
+    # that saved the old values refuse to backpropagate (see `function.mark_written`).
+    # Inside the graph the update is recorded as an op: p becomes its output.
+    def add_(self, other) -> Tensor:
+        """self += other, in place; returns self."""
+        return self._update("add_", ops.Add.apply, np.add, other)
+
+    def sub_(self, other) -> Tensor:
+        """self -= other, in place; returns self.
+
+        Examples
+        --------
+        >>> from tinygrad_edu import no_grad
+        >>> w = Tensor([1.0, 2.0], requires_grad=True)
+        >>> (w * w).sum().backward()
+        >>> with no_grad():                  # a parameter update: outside the graph
+        ...     w -= 0.1 * w.grad
+        >>> w
+        Tensor([0.8, 1.6], dtype=float32, requires_grad=True)
+        """
+        return self._update("sub_", ops.Sub.apply, np.subtract, other)
+
+    def mul_(self, other) -> Tensor:
+        """self *= other, in place; returns self."""
+        return self._update("mul_", ops.Mul.apply, np.multiply, other)
+
+    def div_(self, other) -> Tensor:
+        """self /= other, in place; returns self."""
+        return self._update("div_", ops.Div.apply, np.divide, other)
+
+    def copy_(self, source) -> Tensor:
+        """Overwrite self's values with `source`, broadcast to self's shape and cast to its
+        dtype (as PyTorch's copy_); returns self."""
+        return self._update("copy_", _replace, None, source, casts=True)
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to `value`; returns self."""
+        return self._update("fill_", _replace, None, value, casts=True)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0; returns self."""
+        return self._update("zero_", _replace, None, 0, casts=True)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def _update(self, name: str, op, ufunc, other, casts: bool = False,
+                target: tuple | None = None) -> Tensor:
+        """self = op(self, other), keeping this Tensor object: recorded as the op inside the
+        graph, written into self's memory (by `ufunc`; None copies) outside it.
+
+        `other` must broadcast to `target` (self's shape by default); with `casts`, any dtype
+        is cast to self's, else the result must keep self's kind (a float stays a float)."""
+        other = other if isinstance(other, Tensor) else self._lift(other)
+        if state.grad_enabled and (self.requires_grad or other.requires_grad):
+            if self._ctx is None and self.requires_grad:
+                raise GraphError(
+                    f"{name}: a leaf tensor that requires grad (shape {self.shape}) is being "
+                    "updated in place while grad mode is on, which would cut it from its own "
+                    "gradient; update parameters inside `with no_grad():` (as optimisers do), "
+                    "or compute a new tensor (w2 = w - x)")
+            _check_update(name, self, other, self.shape if target is None else target,
+                          None if casts else ufunc)
+            old = self._hand_over()
+            result = op(old, old if other is self else other)
+            self._take_over(result if result.dtype == self.dtype else result.astype(self.dtype))
+            return self
+        try:
+            if ufunc is None:
+                np.copyto(self.data, other.data, casting="unsafe")
+            else:
+                ufunc(self.data, other.data, out=self.data)
+        except TypeError:  # numpy's casting error (UFuncTypeError is a TypeError)
+            raise _inplace_dtype_error(name, self, other, ufunc) from None
+        except ValueError as exc:
+            if not self.data.flags.writeable:
+                raise ValueError(f"{name}: this tensor's memory is read-only (shape "
+                                 f"{self.shape}, a broadcast view such as expand()'s); update "
+                                 "a copy: t = t.clone()") from None
+            raise _inplace_shape_error(name, self, other, target) from exc
+        mark_written(self.data)
+        return self
+
+    def _hand_over(self) -> Tensor:
+        """A new Tensor that takes this one's current value and place in the graph, so an
+        in-place op can take it as its input while this object becomes the op's output."""
+        old = Tensor._make(self.data, self.requires_grad)
+        old.name = self.name
+        node = self._ctx
+        if node is not None:
+            old._ctx, old._seq = node, self._seq
+            node._output = weakref.ref(old)
+        return old
+
+    def _take_over(self, result: Tensor) -> None:
+        """Become `result` (the recorded in-place op's output), as the same Python object."""
+        self.data, self.requires_grad = result.data, result.requires_grad
+        self._ctx, self._seq = result._ctx, result._seq
+        self._ctx._output = weakref.ref(self)
+        # Nodes recorded before this update that took this object as an input would now see
+        # the new value and send their gradient through the update: stamp it as written.
+        mark_written(self.data, self._seq)
+
+    # ---- conversion to Python numbers --------------------------------------------------
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """`f"{loss:.3f}"` formats a one-element tensor's value; an empty spec gives repr."""
+        return format(self.item(), spec) if spec else str(self)
 
     # ---- comparisons: constant bool tensors, outside the graph -------------------------
     def _compare(self, other, fn) -> Tensor:
@@ -313,9 +448,7 @@ class Tensor:
 
     def minimum(self, other) -> Tensor:
         """Elementwise minimum; where the two are equal, each gets half the gradient."""
-        other = self._lift(other)
-        broadcast_shape("minimum", self.shape, other.shape)  # errors name minimum, not maximum
-        return -ops.Maximum.apply(-self, -other)
+        return ops.Minimum.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient is 1 inside and 0 outside."""
@@ -357,7 +490,7 @@ class Tensor:
 
     def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Smallest value over `dim`. Ties split the gradient evenly among the minima."""
-        return -ops.Max.apply(-self, dim=dim, keepdim=keepdim, op="min")
+        return ops.Min.apply(self, dim=dim, keepdim=keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (first one on ties); an integer tensor, no gradient."""
@@ -459,10 +592,11 @@ class Tensor:
     def __getitem__(self, index) -> Tensor:
         return ops.GetItem.apply(self, index=index)
 
-    def __setitem__(self, index, value):
-        raise TypeError("Tensor does not support item assignment: it would change a value the "
-                        "graph already used. Build a new tensor with where(), cat() or "
-                        "stack(), or assign into .data outside the graph.")
+    def __setitem__(self, index, value) -> None:
+        """`t[index] = value`, an in-place update with the rules of `sub_` and the others."""
+        index = index.data if isinstance(index, Tensor) else index
+        self._update("setitem", lambda x, y: _assign(x, index, y), _Assign(index), value,
+                     casts=True, target=self.data[index].shape)
 
     def draw(self, **options):
         """Draw the graph that made this tensor (see `tinygrad_edu.viz.draw_graph`)."""
@@ -491,6 +625,86 @@ class Tensor:
             else shape
         rng = rng if rng is not None else np.random.default_rng()
         return Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def _replace(x: Tensor, y: Tensor) -> Tensor:
+    """y broadcast to x's shape, recorded as `where(True, y, x)`: x's old value gets no
+    gradient (copy_, fill_, zero_ in the graph)."""
+    return ops.Where.apply(y, x, condition=np.ones(x.shape, dtype=bool))
+
+
+class _Assign:
+    """Writes `value` into `array[index]` (the memory path of `t[index] = value`)."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def __call__(self, array, value, out):
+        array[self.index] = value
+
+
+def _assign(x: Tensor, index, y: Tensor) -> Tensor:
+    """x with y written at `index`, recorded: y's gradient is grad[index], x's is grad with
+    zeros at `index`."""
+    target = x.data[index].shape
+    written = np.zeros(x.shape, dtype=np.int64)
+    np.add.at(written, index, 1)
+    if written.max(initial=0) > 1:
+        raise ValueError(f"setitem: the index names some elements of the tensor of shape "
+                         f"{x.shape} more than once, so the value written last would win; "
+                         "give each element once")
+    placed = ops.ScatterAdd.apply(y.astype(x.dtype).expand(target), index=index, shape=x.shape)
+    return ops.Where.apply(placed, x, condition=written.astype(bool))
+
+
+def _check_update(name: str, t: Tensor, other: Tensor, target: tuple, ufunc) -> None:
+    """An in-place op in the graph keeps t's shape, and the kind of t's dtype (floats stay
+    floats) unless it casts (`ufunc` None)."""
+    try:
+        fits = np.broadcast_shapes(target, other.shape) == target
+    except ValueError:
+        fits = False
+    if not fits:
+        raise _inplace_shape_error(name, t, other, target)
+    if ufunc is not None and not np.can_cast(_result_dtype(ufunc, t, other), t.dtype,
+                                             "same_kind"):
+        raise _inplace_dtype_error(name, t, other, ufunc)
+
+
+def _result_dtype(ufunc, t: Tensor, other: Tensor) -> np.dtype:
+    """The dtype numpy's `ufunc` gives for t and other (true division of ints: float64)."""
+    return np.result_type(ufunc(t.data.ravel()[:0], other.data.ravel()[:0]))
+
+
+def _inplace_dtype_error(name: str, t: Tensor, other: Tensor, ufunc) -> DtypeError:
+    result = _result_dtype(ufunc, t, other)
+    return DtypeError(f"{name}: the result has dtype {result}, which this tensor of dtype "
+                      f"{t.dtype} cannot hold (the other operand has dtype {other.dtype}); "
+                      "compute a new tensor instead: t2 = t.astype(np.float32) ...")
+
+
+def _inplace_shape_error(name: str, t: Tensor, other: Tensor, target=None) -> ShapeError:
+    where = "this tensor's shape" if target in (None, t.shape) else "the indexed part's shape"
+    return ShapeError(f"{name}: an operand of shape {other.shape} does not broadcast to {where} "
+                      f"{t.shape if target is None else target}; an in-place op cannot change "
+                      "a tensor's shape: compute a new tensor instead (t2 = t + x)")
+
+
+def _numeric_array(data, dtype=None) -> np.ndarray:
+    """`data` (numbers, nested lists of numbers, a numpy scalar) as an array of `dtype`: by
+    default float32, and a numpy scalar's own dtype. None or a string would silently become NaN
+    or a number, so they are refused."""
+    raw = np.asarray(data)
+    if raw.dtype.kind == "O" and all(isinstance(v, numbers.Number) for v in raw.flat):
+        raw = raw.astype(np.float64)  # Python ints too large for int64
+    if raw.dtype.kind not in "biufc":
+        what = type(data).__name__ if raw.dtype.kind == "O" or raw.ndim == 0 else (
+            f"{type(data).__name__} of {raw.dtype}")
+        raise TypeError(f"Tensor: cannot make a tensor from {what} ({data!r:.60}); give a "
+                        "number, a (nested) list of numbers or a numeric numpy array")
+    if dtype is None:
+        dtype = raw.dtype if isinstance(data, np.generic) else np.float32
+    return raw.astype(dtype, copy=False)
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
@@ -524,7 +738,7 @@ def maximum(x, y) -> Tensor:
 def minimum(x, y) -> Tensor:
     """Elementwise minimum of two tensors; ties split the gradient evenly."""
     base = x if isinstance(x, Tensor) else Tensor(x)
-    return base.minimum(y)
+    return ops.Minimum.apply(base, base._lift(y))
 
 
 # Last, because autograd.py imports this module: the module object is taken (complete by the

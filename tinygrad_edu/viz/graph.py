@@ -25,6 +25,7 @@ BACKWARD_RULES: dict[str, str] = {
     "Div": "dx = g / y, dy = -g * x / y^2",
     "Pow": "dx = g * y * x^(y-1), dy = g * out * ln(x)",
     "Maximum": "dx = g * [x > y], dy = g * [y > x] (ties: half each)",
+    "Minimum": "dx = g * [x < y], dy = g * [y < x] (ties: half each)",
     "Where": "dx = g * cond, dy = g * (not cond)",
     "Neg": "dx = -g",
     "Exp": "dx = g * out",
@@ -38,6 +39,7 @@ BACKWARD_RULES: dict[str, str] = {
     "Cast": "dx = g, cast back to x's dtype",
     "Sum": "dx = g expanded back to x's shape",
     "Max": "dx = g * [x == out] / (number of maxima)",
+    "Min": "dx = g * [x == out] / (number of minima)",
     "Softmax": "dx = out * (g - sum(g * out))",
     "SoftmaxShift": ("dx = softmax's rule applied to g * c s a, "
                      "dc = s * sum(g * (softmax(x) a - y))"),
