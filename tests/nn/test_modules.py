@@ -12,6 +12,9 @@ from tinygrad_edu.nn import (
     Linear,
     LogSoftmax,
     Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
     ReLU,
     Sequential,
     Sigmoid,
@@ -308,3 +311,373 @@ def test_training_a_module_lowers_the_loss():
         for p in net.parameters():
             p.data -= 0.5 * p.grad.data
     assert losses[-1] < 0.5 * losses[0]
+
+
+# ---- trust: what is registered, and loading all or nothing (issue 15) -------------------
+
+def test_trust_04_state_dict_keeps_frozen_parameters():
+    model = Sequential(Linear(3, 4, rng=0), ReLU(), Linear(4, 2, rng=1))
+    for p in model[0].parameters():
+        p.requires_grad_(False)
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [name for name, _ in model.named_parameters()] == list(model.state_dict())
+
+
+def test_trust_04_frozen_layer_survives_save_and_load(tmp_path):
+    import tinygrad_edu
+    from tinygrad_edu.optim import SGD
+
+    def build(seed):
+        return Sequential(Linear(3, 4, rng=seed), ReLU(), Linear(4, 2, rng=seed + 1))
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.integers(0, 2, 8)
+    model = build(0)
+    model[0].weight.requires_grad_(False)
+    model[0].bias.requires_grad_(False)
+    opt = SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(model(Tensor(x)), y).backward()
+        opt.step()
+    fresh = build(10)
+    fresh.load_state_dict(tinygrad_edu.load(tinygrad_edu.save(model, tmp_path / "m.npz")))
+    np.testing.assert_array_equal(fresh(Tensor(x)).data, model(Tensor(x)).data)
+
+
+def test_trust_05_module_list_registers_its_layers():
+    class Stack(Module):
+        def __init__(self):
+            self.layers = ModuleList([Linear(2, 3, rng=0), Linear(3, 1, rng=1)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    names = [name for name, _ in Stack().named_parameters()]
+    assert names == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    assert list(Stack().state_dict()) == names
+
+
+def test_trust_05_module_dict_registers_its_layers():
+    class Heads(Module):
+        def __init__(self):
+            self.heads = ModuleDict({"digit": Linear(2, 10, rng=0), "parity": Linear(2, 2)})
+
+    names = [name for name, _ in Heads().named_parameters()]
+    assert names == ["heads.digit.weight", "heads.digit.bias", "heads.parity.weight",
+                     "heads.parity.bias"]
+
+
+def test_trust_05_a_plain_list_of_layers_warns():
+    class ListNet(Module):
+        def __init__(self):
+            self.layers = [Linear(2, 3, rng=0), Linear(3, 1, rng=1)]
+
+    with pytest.warns(UserWarning, match=r"ListNet\.layers is a list holding Modules.*"
+                                         r"not registered.*nn\.ModuleList"):
+        net = ListNet()
+    assert list(net.parameters()) == []
+
+
+def test_trust_05_an_activation_kept_for_later_is_not_a_parameter():
+    class Keep(Module):
+        def __init__(self):
+            self.fc = Linear(2, 2, rng=0)
+
+        def forward(self, x):
+            self.hidden = self.fc(x).relu()       # kept for inspection, made by ops
+            return self.hidden.sum()
+
+    model = Keep()
+    model(Tensor(np.ones((1, 2)))).backward()
+    assert model.hidden.requires_grad and not model.hidden.is_leaf
+    assert [name for name, _ in model.named_parameters()] == ["fc.weight", "fc.bias"]
+    assert list(model.state_dict()) == ["fc.weight", "fc.bias"]
+
+
+def test_trust_05_parameter_marks_a_parameter_explicitly():
+    class Gate(Module):
+        def __init__(self):
+            self.gate = Parameter(np.zeros(3, np.float32), requires_grad=False)
+            self.constant = Tensor([5.0])            # a plain constant: not registered
+
+    model = Gate()
+    assert isinstance(model.gate, Tensor) and not model.gate.requires_grad
+    assert [name for name, _ in model.named_parameters()] == ["gate"]
+    assert list(model.state_dict()) == ["gate"]
+
+
+def test_trust_05_buffers_are_saved_and_loaded_but_not_trained():
+    class Norm(Module):
+        def __init__(self):
+            self.register_buffer("mean", np.zeros(2, np.float32))
+            self.register_buffer("scratch", Tensor(np.ones(2)), persistent=False)
+
+    model = Norm()
+    assert list(model.parameters()) == []
+    assert [name for name, _ in model.named_buffers()] == ["mean", "scratch"]
+    assert list(model.state_dict()) == ["mean"]
+    model.load_state_dict({"mean": np.array([1.0, 2.0])})
+    np.testing.assert_array_equal(model.mean.data, np.array([1.0, 2.0], np.float32))
+
+
+def test_trust_05_replacing_a_parameter_with_a_computed_tensor_raises():
+    layer = Linear(2, 2, rng=0)
+    layer(Tensor(np.ones((1, 2)))).sum().backward()
+    weight = layer.weight
+    with pytest.raises(TypeError, match=r"weight is a registered parameter.*"
+                                        r"with no_grad\(\): model.weight -= lr \* "
+                                        r"model.weight.grad.*nn.Parameter"):
+        layer.weight = layer.weight - 0.1 * layer.weight.grad
+    assert layer.weight is weight and list(layer.parameters())[0] is weight
+
+
+def test_trust_13_load_state_dict_with_a_complex_entry_changes_nothing():
+    model = Sequential(Linear(2, 2, rng=0))
+    before = model[0].weight.data.copy()
+    bad = {"0.weight": np.ones((2, 2)), "0.bias": np.ones(2, np.complex64)}
+    with pytest.raises(StateDictError, match=r"0.bias: complex64 does not cast to float32"):
+        model.load_state_dict(bad)
+    np.testing.assert_array_equal(model[0].weight.data, before)
+
+
+@pytest.mark.parametrize("value", [np.array(["a", "b"]), np.array([1.0, None], dtype=object)])
+def test_trust_13_load_state_dict_rejects_strings_and_objects(value):
+    model = Sequential(Linear(2, 2, rng=0))
+    before = model[0].weight.data.copy()
+    with pytest.raises(StateDictError, match=rf"0.bias: {value.dtype} does not cast"):
+        model.load_state_dict({"0.weight": np.ones((2, 2)), "0.bias": value})
+    np.testing.assert_array_equal(model[0].weight.data, before)
+
+
+@given(data=st.data())
+def test_trust_13_load_state_dict_loads_everything_or_nothing(data):
+    """Whatever mix of dtypes and shapes a state dict holds, a load is complete or absent."""
+    model = Sequential(Linear(2, 3, rng=0), ReLU(), Linear(3, 1, rng=1))
+    before = model.state_dict()
+    kinds = ["float64", "float32", "int64", "bool", "complex128", "str", "wrong shape"]
+    state_dict, fits = {}, True
+    for name, array in before.items():
+        kind = data.draw(st.sampled_from(kinds), label=name)
+        value = np.arange(array.size).reshape(array.shape) + 1
+        if kind == "wrong shape":
+            value = np.ones(array.size + 1)
+        elif kind == "str":
+            value = value.astype(str)
+        else:
+            value = value.astype(kind)
+        fits &= kind not in ("complex128", "str", "wrong shape")
+        state_dict[name] = value
+    if fits:
+        model.load_state_dict(state_dict)
+        expected = {name: np.asarray(v, np.float32) for name, v in state_dict.items()}
+    else:
+        with pytest.raises(StateDictError, match="nothing was loaded"):
+            model.load_state_dict(state_dict)
+        expected = before
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, expected[name], err_msg=name)
+
+
+def test_trust_13_load_state_dict_marks_the_tensors_written():
+    from tinygrad_edu import function
+
+    layer = Linear(2, 1, rng=0)
+    versions = [function.version(p.data) for p in layer.parameters()]
+    layer.load_state_dict(layer.state_dict())
+    assert [function.version(p.data) for p in layer.parameters()] == [v + 1 for v in versions]
+
+
+def test_load_state_dict_names_an_entry_that_is_not_an_array():
+    layer = Linear(2, 1, rng=0)
+    with pytest.raises(StateDictError, match=r"not an array: bias: .*inhomogeneous"):
+        layer.load_state_dict({"weight": np.ones((1, 2)), "bias": [[1.0], [1.0, 2.0]]})
+
+
+# ---- what a Module registers ------------------------------------------------------------
+
+def test_trust_04_a_frozen_parameter_stays_in_parameters():
+    layer = Linear(2, 2, rng=0)
+    layer.weight.requires_grad_(False)
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_a_frozen_parameter_may_be_assigned_to_itself():
+    """`model.w -= x` under no_grad assigns the same tensor back: that is no replacement."""
+    class Scale(Module):
+        def __init__(self):
+            self.factor = Tensor([2.0], requires_grad=True)
+
+    model = Scale()
+    factor = model.factor.requires_grad_(False)
+    model.factor = factor
+    assert list(model.parameters()) == [factor]
+
+
+def test_assigning_none_to_a_parameter_keeps_the_name_registered():
+    layer = Linear(2, 2, rng=0)
+    layer.bias = None
+    assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
+    layer.bias = Parameter(np.zeros(2, np.float32))
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_replacing_a_parameter_with_a_constant_raises():
+    layer = Linear(2, 2, rng=0)
+    with no_grad(), pytest.raises(TypeError, match="weight is a registered parameter and "
+                                                   "cannot be replaced by a constant"):
+        layer.weight = layer.weight - 1.0
+
+
+def test_a_parameter_may_be_replaced_by_a_parameter():
+    layer = Linear(2, 2, rng=0)
+    layer.weight = Parameter(np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(layer.state_dict()["weight"], np.ones((2, 2)))
+
+
+def test_parameter_shares_memory_and_shows_itself():
+    values = np.zeros(2, np.float32)
+    p = Parameter(values)
+    assert p.data is values and p.requires_grad
+    assert repr(p) == "Parameter containing:\nTensor([0., 0.], dtype=float32, requires_grad=True)"
+    assert type(p * 2) is Tensor                        # ops make plain Tensors
+
+
+def test_register_parameter_accepts_a_leaf_and_rejects_a_computed_tensor():
+    module = Module()
+    w = Tensor([1.0], requires_grad=True)
+    module.register_parameter("w", w)
+    assert module.w is w
+    with pytest.raises(TypeError, match=r"register_parameter: 'v' is made by an op "
+                                        r"\(grad_fn=Mul\).*nn.Parameter\(t.detach\(\)\)"):
+        module.register_parameter("v", w * 2)
+    with pytest.raises(TypeError, match="'u' must be a Tensor or None, got ndarray"):
+        module.register_parameter("u", np.ones(2))
+
+
+@pytest.mark.parametrize("name", ["", "a.b", "forward", "training"])
+def test_register_rejects_a_bad_or_taken_name(name):
+    with pytest.raises(KeyError, match="register_buffer: "):
+        Module().register_buffer(name, np.ones(1))
+
+
+def test_a_buffer_takes_new_values_by_assignment():
+    module = Module()
+    module.register_buffer("count", np.zeros(1, np.int64))
+    module.count = np.array([3])
+    assert isinstance(module.count, Tensor) and module.count.data[0] == 3
+    assert list(module.state_dict()) == ["count"] and list(module.parameters()) == []
+    with pytest.raises(TypeError, match="a buffer must be a Tensor, an ndarray or None"):
+        module.count = 3
+
+
+def test_deleting_a_registered_attribute_unregisters_it():
+    layer = Linear(2, 2, rng=0)
+    del layer.bias
+    assert [n for n, _ in layer.named_parameters()] == ["weight"]
+    with pytest.raises(AttributeError, match="'Linear' object has no attribute 'bias'"):
+        layer.bias  # noqa: B018
+
+
+def test_a_sub_module_name_takes_only_a_module_or_none():
+    model = TwoLayer()
+    with pytest.raises(TypeError, match="TwoLayer.layers is a sub-module: assign a Module or "
+                                        "None, not a int"):
+        model.layers = 3
+
+
+def test_a_plain_list_of_parameters_warns():
+    class Weights(Module):
+        def __init__(self):
+            self.ws = [Tensor([1.0], requires_grad=True)]
+
+    with pytest.warns(UserWarning, match=r"Weights\.ws is a list holding parameters.*"
+                                         r"register_parameter"):
+        Weights()
+
+
+def test_a_list_of_activations_is_not_a_warning():
+    class Cache(Module):
+        def __init__(self):
+            x = Tensor([1.0], requires_grad=True)
+            self.kept = [x * 2, Tensor([3.0])]
+
+    assert list(Cache().parameters()) == []
+
+
+def test_deepcopy_copies_the_parameters():
+    import copy
+
+    net = Sequential(Linear(2, 2, rng=0))
+    twin = copy.deepcopy(net)
+    assert isinstance(twin[0].weight, Parameter) and twin[0].weight is not net[0].weight
+    np.testing.assert_array_equal(twin[0].weight.data, net[0].weight.data)
+    assert list(twin.state_dict()) == ["0.weight", "0.bias"]
+
+
+# ---- ModuleList, ModuleDict, and Sequential as a list ------------------------------------
+
+def test_module_list_has_the_list_methods():
+    a, b, c, d = (Linear(2, 2, rng=i) for i in range(4))
+    layers = ModuleList([a])
+    layers.append(b).extend([c])
+    layers.insert(0, d)
+    assert list(layers) == [d, a, b, c] and len(layers) == 4
+    assert layers[-1] is c and isinstance(layers[1:3], ModuleList)
+    assert list(layers[1:3]) == [a, b]
+    layers[0] = b
+    del layers[1]
+    assert list(layers) == [b, b, c]
+    assert [name for name, _ in layers.named_children()] == ["0", "1", "2"]
+    assert [name for name, _ in layers.named_parameters()][-2:] == ["2.weight", "2.bias"]
+
+
+def test_module_list_index_errors_name_the_size():
+    layers = ModuleList([ReLU()])
+    with pytest.raises(IndexError, match="ModuleList: index 3 is out of range for 1 layers"):
+        layers[3]  # noqa: B018
+    with pytest.raises(TypeError, match="ModuleList: layer 1 is a int, not a Module"):
+        layers.append(4)
+    with pytest.raises(TypeError, match="layer 2 is a str"):
+        layers.extend([ReLU(), "relu"])
+    assert len(layers) == 1                             # a failed extend changes nothing
+
+
+def test_module_list_repr_shows_its_layers():
+    assert repr(ModuleList([ReLU(), Tanh()])) == "ModuleList(\n  (0): ReLU()\n  (1): Tanh()\n)"
+
+
+def test_module_dict_has_the_mapping_methods():
+    a, b = Linear(2, 2, rng=0), ReLU()
+    heads = ModuleDict([("a", a)])
+    heads["b"] = b
+    assert list(heads) == ["a", "b"] and heads.keys() == ["a", "b"] and len(heads) == 2
+    assert heads.values() == [a, b] and heads.items() == [("a", a), ("b", b)]
+    assert "a" in heads and heads.pop("a") is a and "a" not in heads
+    heads.update({"c": a})
+    del heads["b"]
+    assert heads.keys() == ["c"]
+    heads.clear()
+    assert len(heads) == 0
+
+
+def test_module_dict_errors_name_the_key():
+    heads = ModuleDict({"a": ReLU()})
+    with pytest.raises(KeyError, match=r"ModuleDict has no layer 'z'; its keys: \['a'\]"):
+        heads["z"]  # noqa: B018
+    with pytest.raises(KeyError, match="ModuleDict already has an attribute 'keys'"):
+        heads["keys"] = ReLU()
+    with pytest.raises(TypeError, match="ModuleDict: layer b is a int, not a Module"):
+        heads.update({"c": ReLU(), "b": 3})
+    assert heads.keys() == ["a"]
+
+
+def test_sequential_append_insert_and_del_renumber():
+    net = Sequential(Linear(2, 3, rng=0), ReLU())
+    net.append(Linear(3, 1, rng=1))
+    del net[1]
+    assert [name for name, _ in net.named_parameters()] == ["0.weight", "0.bias", "1.weight",
+                                                            "1.bias"]
+    assert net(Tensor(np.ones((1, 2)))).shape == (1, 1)
