@@ -1,13 +1,15 @@
 """Optimisers and schedules against their formulas, computed by hand in numpy."""
 
 import math
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, function
+from tinygrad_edu.errors import DtypeError, ShapeError
 from tinygrad_edu.nn import Linear, Sequential
 from tinygrad_edu.optim import SGD, Adam, CosineLR, StepLR
 from tinygrad_edu.testing.strategies import arrays
@@ -190,9 +192,7 @@ def test_duplicated_parameter_is_an_error(cls):
         cls([p, leaf([2.0]), p], lr=0.1)
 
 
-def test_parameters_must_be_grad_requiring_leaf_tensors():
-    with pytest.raises(ValueError, match="parameter 0 .* does not require grad"):
-        SGD([Tensor([1.0])], lr=0.1)
+def test_parameters_must_be_leaf_tensors():
     with pytest.raises(ValueError, match="parameter 0 .* is not a leaf"):
         SGD([leaf([1.0]) * 2], lr=0.1)
     with pytest.raises(TypeError, match="parameter 0 is a list, not a Tensor"):
@@ -258,3 +258,205 @@ def test_schedule_errors_are_named():
         CosineLR(opt, total_steps=5, min_lr=0.5)
     with pytest.raises(TypeError, match="StepLR: expected an optimiser"):
         StepLR([leaf([0.0])], 2)
+
+
+# ---- issue 15: all or nothing, versions, frozen parameters, hyper-parameters as arrays ----
+
+def two_params_second_grad(grad):
+    """Parameter 0 has a good gradient, parameter 1 the given one."""
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0, 5.0])
+    a.grad = Tensor(np.array([1.0, 1.0]))
+    b.grad = grad
+    return a, b
+
+
+OPTIMISERS = [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+              lambda ps: Adam(ps, lr=0.1)]
+
+
+@pytest.mark.parametrize("make", OPTIMISERS)
+@pytest.mark.parametrize("grad", [np.ones((3, 3)), np.ones(1), np.ones((1, 3))])
+def test_trust_13_step_with_a_wrong_shape_grad_changes_nothing(make, grad):
+    a, b = two_params_second_grad(Tensor(grad))
+    opt = make([a, b])
+    name = type(opt).__name__
+    with pytest.raises(ShapeError, match=(
+            rf"^{name}.step: parameter 1 \(shape \(3,\)\) has a gradient of shape "
+            rf"{re.escape(str(grad.shape))}; .* nothing was updated")):
+        opt.step()
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])
+    np.testing.assert_array_equal(b.data, [3.0, 4.0, 5.0])
+    assert opt.state == {}
+
+
+def test_trust_13_step_error_names_the_parameter():
+    layer = Linear(2, 3, rng=0)
+    net = Sequential(layer)
+    opt = SGD(net.parameters(), lr=0.1)
+    for p in net.parameters():
+        p.grad = Tensor(np.zeros(p.shape, dtype=np.float32))
+    layer.bias.grad = Tensor(np.zeros((3, 1), dtype=np.float32))
+    with pytest.raises(ShapeError, match=r"SGD.step: parameter 1 \('0.bias', shape \(3,\)\) "
+                                         r"has a gradient of shape \(3, 1\)"):
+        opt.step()
+
+
+@pytest.mark.parametrize("make", OPTIMISERS)
+def test_trust_13_step_with_a_complex_grad_changes_nothing(make):
+    a, b = two_params_second_grad(Tensor(np.ones(3, dtype=np.complex128)))
+    opt = make([a, b])
+    with pytest.raises(DtypeError, match=r"parameter 1 \(shape \(3,\)\) has a gradient of "
+                                         r"dtype complex128.* float64; nothing was updated"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("make", OPTIMISERS)
+def test_trust_13_step_with_a_grad_that_is_not_a_tensor_changes_nothing(make):
+    a, b = two_params_second_grad(np.ones(3))
+    opt = make([a, b])
+    with pytest.raises(TypeError, match=r"parameter 1 \(shape \(3,\)\) has a \.grad of type "
+                                        r"ndarray, not a Tensor; nothing was updated"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])
+
+
+def test_trust_13_step_with_a_read_only_parameter_changes_nothing():
+    a = leaf([1.0, 2.0])
+    frozen = np.array([3.0, 4.0])
+    frozen.flags.writeable = False
+    b = Tensor(frozen, requires_grad=True)
+    a.grad, b.grad = Tensor([1.0, 1.0]), Tensor([1.0, 1.0])
+    with pytest.raises(ValueError, match=r"parameter 1 \(shape \(2,\)\) holds a read-only "
+                                         r"array; .* nothing was updated"):
+        SGD([a, b], lr=0.1).step()
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])
+
+
+@given(w=arrays((3,)), g1=arrays((3,)), g2=arrays((3,)))
+def test_trust_13_momentum_buffer_takes_the_parameter_dtype(w, g1, g2):
+    """An integer or float64 gradient on a float32 parameter: buffers stay float32."""
+    p = Tensor(w.astype(np.float32), requires_grad=True)
+    opt = SGD([p], lr=0.1, momentum=0.5)
+    p.grad = Tensor(np.round(g1).astype(np.int64))
+    opt.step()
+    p.grad = Tensor(g2)
+    opt.step()
+    assert opt.state[id(p)]["momentum_buffer"].dtype == np.float32
+    buf = 0.5 * np.round(g1) + g2
+    expected = w - 0.1 * np.round(g1) - 0.1 * buf
+    np.testing.assert_allclose(p.data, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", OPTIMISERS)
+def test_trust_02_step_bumps_the_version_of_each_updated_parameter(make):
+    a, b = leaf([1.0, 2.0]), leaf([3.0])
+    opt = make([a, b])
+    before = function.version(a.data), function.version(b.data)
+    a.grad = Tensor([1.0, 1.0])
+    opt.step()
+    assert function.version(a.data) == before[0] + 1
+    assert function.version(b.data) == before[1]  # no gradient: not written
+
+
+@pytest.mark.parametrize("make", OPTIMISERS)
+def test_trust_04_optimisers_accept_and_skip_frozen_parameters(make):
+    w, frozen, counts = leaf([1.0, 2.0]), Tensor([5.0, 6.0]), Tensor(np.arange(3))
+    opt = make([w, frozen, counts])
+    (w * frozen).sum().backward()
+    opt.step()
+    assert not np.array_equal(w.data, [1.0, 2.0])
+    np.testing.assert_array_equal(frozen.data, [5.0, 6.0])
+    np.testing.assert_array_equal(counts.data, [0, 1, 2])
+
+
+def test_trust_04_a_model_with_a_frozen_layer_trains_the_rest():
+    first, second = Linear(2, 2, rng=0), Linear(2, 1, rng=1)
+    net = Sequential(first, second)
+    for p in first.parameters():
+        p.requires_grad = False
+    before = first.weight.data.copy(), second.weight.data.copy()
+    opt = SGD([*first.parameters(), *second.parameters()], lr=0.1)
+    net(Tensor(np.ones((4, 2), dtype=np.float32))).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(first.weight.data, before[0])
+    assert not np.array_equal(second.weight.data, before[1])
+
+
+def test_trust_04_a_frozen_integer_parameter_with_a_float_grad_is_an_error():
+    counts = Tensor(np.arange(3))
+    counts.grad = Tensor(np.ones(3))
+    with pytest.raises(DtypeError, match=r"gradient of dtype float64, which cannot be cast "
+                                         r"to the parameter's dtype int64"):
+        SGD([counts], lr=0.1).step()
+
+
+@pytest.mark.parametrize("lr", [np.array(0.25), np.float32(0.25), np.array([0.25]),
+                                Tensor(0.25), Tensor([0.25]),
+                                Tensor(0.25, requires_grad=True)])
+def test_trust_15_lr_as_a_0d_array_or_a_one_element_tensor_is_its_value(lr):
+    for make in (lambda ps: SGD(ps, lr=lr), lambda ps: Adam(ps, lr=lr)):
+        p = leaf([1.0])
+        opt = make([p])
+        assert type(opt.lr) is float and opt.lr == 0.25
+    p = leaf([1.0])
+    opt = SGD([p], lr=0.1)
+    opt.lr = lr                                # set later, as a schedule would
+    p.grad = Tensor([1.0])
+    opt.step()
+    np.testing.assert_allclose(p.data, [0.75])
+
+
+@pytest.mark.parametrize(("make", "value"), [
+    (lambda v, ps: SGD(ps, lr=0.1, momentum=v), 0.5),
+    (lambda v, ps: SGD(ps, lr=0.1, momentum=0.5, dampening=v), 0.5),
+    (lambda v, ps: SGD(ps, lr=0.1, weight_decay=v), 0.5),
+    (lambda v, ps: Adam(ps, eps=v), 0.5),
+    (lambda v, ps: Adam(ps, weight_decay=v), 0.5),
+    (lambda v, ps: Adam(ps, betas=(v, 0.9)), 0.5),
+])
+@pytest.mark.parametrize("wrap", [np.array, Tensor])
+def test_trust_15_other_hyperparameters_take_0d_arrays_and_tensors(make, value, wrap):
+    opt = make(wrap(value), [leaf([1.0])])
+    stored = [v for v in vars(opt).values() if isinstance(v, float) and v == value]
+    stored += [b for b in getattr(opt, "betas", ()) if b == value]
+    assert stored and all(type(v) is float for v in stored)
+
+
+def test_trust_15_betas_as_an_array_or_tensor_of_two():
+    for betas in (np.array([0.8, 0.9]), Tensor([0.8, 0.9], dtype=np.float64)):
+        assert Adam([leaf([1.0])], betas=betas).betas == (0.8, 0.9)
+
+
+def test_trust_15_schedule_sizes_take_0d_integer_arrays():
+    opt = SGD([leaf([0.0])], lr=1.0)
+    assert StepLR(opt, np.array(2)).step_size == 2
+    assert CosineLR(opt, total_steps=Tensor(np.array(4))).total_steps == 4
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda ps: SGD(ps, lr=np.array([0.1, 0.2])),
+     r"SGD: lr must be a number, got an array of shape \(2,\)"),
+    (lambda ps: SGD(ps, lr=Tensor([[0.1, 0.2]])),
+     r"SGD: lr must be a number, got a Tensor of shape \(1, 2\)"),
+    (lambda ps: SGD(ps, lr=np.array(True)), r"SGD: lr must be >= 0.0, got True"),
+    (lambda ps: SGD(ps, lr=Tensor(-0.5)), r"SGD: lr must be >= 0.0, got -0.5"),
+    (lambda ps: SGD(ps, lr=float("inf")), r"SGD: lr must be finite, got inf"),
+    (lambda ps: SGD(ps, lr=np.array(np.nan)), r"SGD: lr must be finite, got nan"),
+    (lambda ps: Adam(ps, eps=np.array([1e-8, 1e-8])), r"Adam: eps must be a number"),
+    (lambda ps: Adam(ps, betas=np.array([0.9, 0.9, 0.9])), r"Adam: betas must be a pair"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov="no"),
+     r"SGD: nesterov must be True or False, got 'no'"),
+    (lambda ps: StepLR(SGD(ps, lr=0.1), np.array([2, 3])),
+     r"StepLR: step_size must be a positive int, got an array of shape \(2,\)"),
+])
+def test_trust_15_hyperparameters_that_are_not_one_number_are_named(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make([leaf([1.0])])
+
+
+def test_trust_15_setting_a_bad_lr_later_is_an_error_and_keeps_the_old_lr():
+    opt = SGD([leaf([1.0])], lr=0.1)
+    with pytest.raises(ValueError, match=r"SGD: lr must be a number, got an array of shape"):
+        opt.lr = np.ones(3)
+    assert opt.lr == 0.1

@@ -5,6 +5,12 @@ An optimiser holds the parameters and, after `loss.backward()` has filled their 
 numpy: nothing is recorded in the graph, and no array is copied that need not be. The
 formulas are PyTorch's, step for step, so the numbers match `torch.optim`.
 
+`step()` checks every gradient first (a Tensor of its parameter's shape, of a dtype that
+casts to the parameter's) and changes nothing if one is wrong. Each update is an in-place
+write: a graph recorded before `step()` that saved a parameter refuses to backpropagate
+afterwards (its saved values are gone), as in PyTorch. Parameters that do not require grad
+(frozen ones) are accepted and skipped while their `.grad` is None.
+
 A training step::
 
     optimizer.zero_grad()
@@ -20,6 +26,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from . import function
+from .errors import DtypeError, ShapeError
 from .tensor import Tensor
 
 
@@ -40,9 +48,8 @@ def _check_params(op: str, params) -> list[Tensor]:
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
             raise TypeError(f"{op}: parameter {i} is a {type(p).__name__}, not a Tensor")
-        if not p.requires_grad:
-            raise ValueError(f"{op}: parameter {i} (shape {p.shape}) does not require grad; "
-                             "create it with requires_grad=True")
+        # a frozen parameter (requires_grad=False) is accepted, as in PyTorch: it has no
+        # gradient, so step() skips it
         if not p.is_leaf:
             raise ValueError(f"{op}: parameter {i} (shape {p.shape}) is not a leaf tensor; "
                              "optimise the tensors you created, not values computed from them")
@@ -53,10 +60,24 @@ def _check_params(op: str, params) -> list[Tensor]:
     return params
 
 
+def _number(op: str, name: str, value, what: str = "a number"):
+    """A hyper-parameter given as a 0-d array or a one-element array or Tensor: its value."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        if value.size != 1:
+            kind = "a Tensor" if isinstance(value, Tensor) else "an array"
+            raise ValueError(f"{op}: {name} must be {what}, got {kind} of shape "
+                             f"{tuple(value.shape)}; pass one number")
+        return (value.data if isinstance(value, Tensor) else value).item()
+    return value
+
+
 def _check_range(op: str, name: str, value: float, low: float, high: float | None = None,
                  high_open: bool = False) -> float:
+    value = _number(op, name, value)
     is_number = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(
         value, bool)
+    if is_number and not math.isfinite(value):
+        raise ValueError(f"{op}: {name} must be finite, got {value!r}")
     ok = is_number and value >= low and (high is None or (
         value < high if high_open else value <= high))
     if not ok:
@@ -65,14 +86,40 @@ def _check_range(op: str, name: str, value: float, low: float, high: float | Non
     return float(value)
 
 
+def _check_count(op: str, name: str, value) -> int:
+    value = _number(op, name, value, "a positive int")
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _describe(i: int, p: Tensor) -> str:
+    """`parameter 1 ('0.bias', shape (3,))`: the name when a Module gave it one."""
+    name = f"{p.name!r}, " if p.name is not None else ""
+    return f"parameter {i} ({name}shape {p.shape})"
+
+
 class Optimizer:
-    """Base class: holds the parameters and the learning rate `lr` (schedules change it)."""
+    """Base class: holds the parameters and the learning rate `lr` (schedules change it).
+
+    `lr` (and every other hyper-parameter) may be given as a number, a 0-d numpy array or a
+    one-element Tensor; its value is taken when it is given (a Tensor changed later does
+    not change the learning rate).
+    """
 
     def __init__(self, params: Iterable[Tensor], lr: float):
-        name = type(self).__name__
-        self.params = _check_params(name, params)
-        self.lr = _check_range(name, "lr", lr, 0.0)
+        self.params = _check_params(type(self).__name__, params)
+        self.lr = lr
         self.state: dict[int, dict] = {}  # per parameter (by id): momentum buffers, steps
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; setting it checks the value (a float >= 0)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_range(type(self).__name__, "lr", value, 0.0)
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set `.grad` to None)."""
@@ -83,8 +130,43 @@ class Optimizer:
         raise NotImplementedError
 
     def _grads(self) -> list:
-        """(param, its data, its gradient array) for each parameter that has a gradient."""
-        return [(p, p.data, p.grad.data) for p in self.params if p.grad is not None]
+        """(param, its data, its gradient array) for each parameter that has a gradient.
+
+        Every gradient is checked before step() changes anything, so a bad one leaves all
+        parameters and all optimiser state as they were.
+        """
+        found = []
+        for i, p in enumerate(self.params):
+            grad = p.grad
+            if grad is None:
+                continue
+            w = p.data
+            if not (isinstance(grad, Tensor) and grad.data.shape == w.shape
+                    and (grad.data.dtype == w.dtype
+                         or np.can_cast(grad.data.dtype, w.dtype, "same_kind"))
+                    and w.flags.writeable):
+                raise self._grad_error(i, p)
+            found.append((p, w, grad.data))
+        return found
+
+    def _grad_error(self, i: int, p: Tensor) -> Exception:
+        where = f"{type(self).__name__}.step: {_describe(i, p)}"
+        grad = p.grad
+        if not isinstance(grad, Tensor):
+            return TypeError(f"{where} has a .grad of type {type(grad).__name__}, not a Tensor; "
+                             "nothing was updated. Set .grad to a Tensor (or None), or let "
+                             "backward() fill it")
+        g = grad.data
+        if g.shape != p.shape:
+            return ShapeError(f"{where} has a gradient of shape {g.shape}; a gradient must "
+                              f"have its parameter's shape; nothing was updated. Set .grad to a "
+                              f"Tensor of shape {p.shape}, or call zero_grad() first")
+        if not p.data.flags.writeable:
+            return ValueError(f"{where} holds a read-only array; give it a writable copy "
+                              "(param.data = param.data.copy()); nothing was updated")
+        return DtypeError(f"{where} has a gradient of dtype {g.dtype}, which cannot be cast "
+                          f"to the parameter's dtype {p.data.dtype}; nothing was updated. Set "
+                          f".grad to a Tensor of dtype {p.data.dtype}")
 
 
 class SGD(Optimizer):
@@ -116,6 +198,8 @@ class SGD(Optimizer):
         self.momentum = _check_range("SGD", "momentum", momentum, 0.0)
         self.dampening = _check_range("SGD", "dampening", dampening, 0.0, 1.0)
         self.weight_decay = _check_range("SGD", "weight_decay", weight_decay, 0.0)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"SGD: nesterov must be True or False, got {nesterov!r}")
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
                              f"momentum={momentum}, dampening={dampening}")
@@ -131,12 +215,13 @@ class SGD(Optimizer):
                 state = self.state.setdefault(id(p), {})
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = g.copy()
+                    buf = state["momentum_buffer"] = g.astype(w.dtype)  # a copy
                 else:
                     buf *= mu
                     buf += (1.0 - self.dampening) * g if self.dampening else g
                 g = g + mu * buf if self.nesterov else buf
             w -= lr * g
+            function.mark_written(w)                   # graphs recorded before see the change
 
 
 class Adam(Optimizer):
@@ -164,6 +249,10 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
+        if isinstance(betas, Tensor):
+            betas = betas.data
+        if isinstance(betas, np.ndarray) and betas.shape == (2,):
+            betas = tuple(betas)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (_check_range("Adam", "betas[0]", betas[0], 0.0, 1.0, high_open=True),
@@ -198,6 +287,7 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= self.lr / (1.0 - beta1 ** t)
             w -= tmp
+            function.mark_written(w)
 
 
 class _Schedule:
@@ -240,9 +330,7 @@ class StepLR(_Schedule):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         super().__init__(optimizer)
-        if not isinstance(step_size, (int, np.integer)) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
-        self.step_size = int(step_size)
+        self.step_size = _check_count("StepLR", "step_size", step_size)
         self.gamma = _check_range("StepLR", "gamma", gamma, 0.0)
 
     def lr_at(self, step: int) -> float:
@@ -266,10 +354,7 @@ class CosineLR(_Schedule):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0):
         super().__init__(optimizer)
-        if not isinstance(total_steps, (int, np.integer)) or total_steps < 1:
-            raise ValueError(f"CosineLR: total_steps must be a positive int, got "
-                             f"{total_steps!r}")
-        self.total_steps = int(total_steps)
+        self.total_steps = _check_count("CosineLR", "total_steps", total_steps)
         self.min_lr = _check_range("CosineLR", "min_lr", min_lr, 0.0, self.base_lr)
 
     def lr_at(self, step: int) -> float:
