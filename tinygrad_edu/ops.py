@@ -312,6 +312,11 @@ class Min(Max):
     reduce = staticmethod(np.min)  # computed directly: -max(-x) wraps around on integers
 
 
+def _floating(x: np.ndarray) -> np.ndarray:
+    """Integer or bool scores as floats (float32 at least): x - max(x) must not wrap around."""
+    return x if x.dtype.kind in "fc" else x.astype(np.result_type(x.dtype, np.float32))
+
+
 class Softmax(Function):
     """out = exp(x) / sum(exp(x)) along dim"""
 
@@ -319,6 +324,9 @@ class Softmax(Function):
         self.dim = normalize_dim(dim, x.ndim, "softmax", x.shape)
         if value is not None:                        # the caller computed softmax(x) already
             return value
+        x = _floating(x)
+        if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
+            return np.empty_like(x)
         e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # shifted: exp never overflows
         return e / e.sum(axis=self.dim, keepdims=True)
 
@@ -375,6 +383,9 @@ class LogSoftmax(Function):
 
     def forward(self, x, dim=-1):
         self.dim = normalize_dim(dim, x.ndim, "log_softmax", x.shape)
+        x = _floating(x)
+        if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
+            return np.empty_like(x)
         shifted = x - x.max(axis=self.dim, keepdims=True)   # stable for large logits
         return shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
 
@@ -416,12 +427,17 @@ class CrossEntropy(_ClassIndexLoss):
 
     def forward(self, x, target, reduction="mean"):
         self.class_dim = c = 1 if x.ndim > 1 else 0
-        # (ufunc.reduce rather than .max/.sum: the same sums, without numpy's Python wrapper)
-        shifted = x - np.maximum.reduce(x, axis=c, keepdims=True)   # stable for large logits
-        e = np.exp(shifted)
-        total = np.add.reduce(e, axis=c, keepdims=True)
-        self.probs = e / total                       # softmax(x), reused by backward
-        log_total = np.log(total)                    # log_softmax(x) = shifted - log_total
+        x = _floating(x)
+        if x.shape[c]:
+            # (ufunc.reduce rather than .max/.sum: the same sums, without numpy's Python wrapper)
+            shifted = x - np.maximum.reduce(x, axis=c, keepdims=True)  # stable for large logits
+            e = np.exp(shifted)
+            total = np.add.reduce(e, axis=c, keepdims=True)
+            self.probs = e / total                   # softmax(x), reused by backward
+            log_total = np.log(total)                # log_softmax(x) = shifted - log_total
+        else:                                        # no classes: each loss is an empty sum, 0
+            shifted = self.probs = x
+            log_total = np.zeros(x.shape[:c] + (1,) + x.shape[c + 1:], x.dtype)
         if target.dtype.kind in "iu":                # class indices: y is one-hot, sum(y) = 1
             self.index, self.target = _target_index(target, c), None
             losses = log_total.squeeze(c) - shifted[self.index]
@@ -451,21 +467,24 @@ class NLLLoss(_ClassIndexLoss):
     loss_name = "nll_loss"
 
     def forward(self, log_probs, target, reduction="mean"):
-        class_dim = 1 if log_probs.ndim > 1 else 0
-        pick = -np.moveaxis(np.eye(log_probs.shape[class_dim], dtype=log_probs.dtype)[target],
-                            -1, class_dim)
-        self.pick, self.class_dim, self.reduction = pick, class_dim, reduction
-        losses = (pick * log_probs).sum(axis=class_dim)
-        self.count = losses.size
-        if reduction == "mean":
-            return losses.mean() if losses.size else np.asarray(np.nan, dtype=log_probs.dtype)
-        return losses.sum() if reduction == "sum" else losses
+        log_probs = _floating(log_probs)             # -(-128) wraps around in int8
+        self.index = _target_index(target, 1 if log_probs.ndim > 1 else 0)
+        losses = -log_probs[self.index]              # one pick per sample: O(N), not O(N C)
+        self.reduction, self.count, self.target_shape = reduction, np.size(losses), target.shape
+        if reduction == "none":
+            return losses
+        summed = np.add.reduce(losses, axis=None)
+        if reduction == "sum":
+            return summed
+        return summed / self.count if self.count else np.asarray(np.nan, log_probs.dtype)
 
     def backward(self, grad):
-        pick = _const(self.pick)                     # dout_n/dlog_probs[n, c] = -1 if c == t_n
-        if self.reduction == "none":
-            return pick * grad.unsqueeze(self.class_dim)
-        return pick * (grad / self.count if self.reduction == "mean" else grad)
+        # dout_n/dlog_probs[n, c] = -1 if c == target_n, else 0: -grad_n goes to each pick
+        if self.reduction == "mean":
+            grad = grad / max(self.count, 1)
+        if self.reduction != "none":
+            grad = grad.expand(self.target_shape)
+        return ScatterAdd.apply(-grad, index=self.index, shape=self.inputs[0].shape)
 
 
 # ---- linear algebra --------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Losses and activations: values against plain numpy references, gradients, identities."""
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -8,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor
+from tinygrad_edu.errors import DtypeError, ShapeError
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import assert_grads_close, check_grad
 from tinygrad_edu.testing import strategies as tst
@@ -216,3 +218,180 @@ def test_functional_softmax_equals_the_method(name, x):
 def test_functional_activation_equals_the_method(name, x):
     t = Tensor(x)
     np.testing.assert_array_equal(getattr(F, name)(t).data, getattr(t, name)().data)
+
+
+# ---- issue 15: no silent wrong answers ------------------------------------------------------
+
+
+def _peak_bytes(fn):
+    """The peak of memory numpy and Python allocate while fn runs (numpy reports to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_trust_10_nll_loss_memory_grows_with_the_batch_not_the_square_of_the_classes():
+    # 5,000 classes: a C x C table would be 200 MB; the loss and its gradient need ~80 kB each
+    x = Tensor(np.random.default_rng(0).normal(size=(2, 5000)), requires_grad=True)
+
+    def step():
+        F.nll_loss(x, [3, 4999]).backward()
+
+    assert _peak_bytes(step) < 20 * x.data.nbytes
+    expected = np.zeros((2, 5000))
+    expected[[0, 1], [3, 4999]] = -0.5
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+def test_trust_10_one_hot_memory_is_its_output():
+    out = []
+    peak = _peak_bytes(lambda: out.append(F.one_hot([0, 4999, 7], num_classes=5000)))
+    assert peak < 3 * out[0].data.nbytes
+    np.testing.assert_array_equal(out[0].data.argmax(1), [0, 4999, 7])
+    assert out[0].data.sum() == 3
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(pair=tst.logits_and_targets(kind="index", max_batch=3, max_classes=4))
+def test_trust_10_nll_loss_second_derivative_through_log_softmax_matches_numerical(reduction,
+                                                                                pair):
+    logits, labels = pair
+    check_grad(lambda x: F.nll_loss(x.log_softmax(1) * x, labels, reduction=reduction), logits,
+               order=2)
+
+
+def test_trust_10_nll_loss_of_an_empty_batch_is_nan_and_its_gradient_empty():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    loss = F.nll_loss(x, np.zeros(0, dtype=np.int64))
+    assert loss.shape == () and np.isnan(loss.item())
+    loss.backward()  # no division by zero: the gradient of no samples is empty
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape, dim", [((2, 0), 1), ((0,), 0), ((3, 0, 2), 1)])
+def test_trust_15_softmax_over_an_empty_dim_is_empty(name, shape, dim):
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    out = getattr(F, name)(x, dim=dim)
+    assert out.shape == shape and out.dtype == np.float64
+    out.sum().backward()
+    assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("reduction, expected", [("none", np.zeros(0)), ("sum", 0.0),
+                                                 ("mean", np.nan)])
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_trust_15_class_index_loss_of_no_samples_and_no_classes(loss, reduction, expected):
+    x = Tensor(np.zeros((0, 0)), requires_grad=True)
+    out = getattr(F, loss)(x, np.zeros(0, dtype=np.int64), reduction=reduction)
+    np.testing.assert_array_equal(out.data, expected)  # a mean of no samples is NaN, as PyTorch
+    out.sum().backward()
+    assert x.grad.shape == (0, 0)
+
+
+@pytest.mark.parametrize("reduction, expected", [("none", [0.0, 0.0]), ("sum", 0.0),
+                                                 ("mean", 0.0)])
+def test_trust_15_cross_entropy_over_no_classes_is_an_empty_sum(reduction, expected):
+    # each sample's loss is -sum over no classes = 0; the mean is the mean of those zeros
+    x = Tensor(np.zeros((2, 0)), requires_grad=True)
+    out = F.cross_entropy(x, np.zeros((2, 0)), reduction=reduction)
+    np.testing.assert_array_equal(out.data, expected)
+    out.sum().backward()
+    assert x.grad.shape == (2, 0)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_trust_15_class_labels_over_no_classes_are_an_error(loss):
+    with pytest.raises(ValueError, match=rf"{loss}: scores of shape \(2, 0\) have no classes "
+                                         r"along dim 1, so no class index is valid"):
+        getattr(F, loss)(Tensor(np.zeros((2, 0))), [0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int64, np.bool_])
+def test_trust_15_softmax_of_integer_scores_is_computed_in_floats(dtype):
+    # x - max(x) on uint8 wraps around (0 - 5 = 251): the scores must not be shifted as integers
+    values = np.array([[0, 1, 1], [1, 0, 0]]) if dtype == np.bool_ else np.array([[0, 5, 100],
+                                                                                  [-3, 0, 7]])
+    x = values.astype(dtype)
+    floats = x.astype(np.float64)
+    for name in ("softmax", "log_softmax"):
+        out = getattr(F, name)(Tensor(x), dim=1)
+        assert out.dtype.kind == "f"
+        np.testing.assert_allclose(out.data, getattr(F, name)(Tensor(floats), dim=1).data,
+                                   rtol=1e-3, atol=1e-3)
+    labels = [1, 2]
+    np.testing.assert_allclose(F.cross_entropy(Tensor(x), labels, reduction="none").data,
+                               np_cross_entropy(floats, np.array(labels), "none"), rtol=1e-3)
+    np.testing.assert_allclose(F.nll_loss(Tensor(x), labels, reduction="none").data,
+                               -floats[[0, 1], labels], rtol=1e-3)
+
+
+def test_trust_15_nll_loss_of_int8_log_probs_does_not_wrap():
+    out = F.nll_loss(Tensor(np.array([[-128, 0]], np.int8)), [0])
+    assert out.item() == 128
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int64, np.bool_])
+def test_trust_15_mse_loss_of_integer_tensors_is_an_error(dtype):
+    # uint8 0 - 1 wraps to 255: a squared error of 65025 instead of 1
+    x, y = np.array([0, 1]).astype(dtype), np.array([1, 0]).astype(dtype)
+    with pytest.raises(DtypeError, match=rf"mse_loss: input \({np.dtype(dtype)}\) and target "
+                                         rf"\({np.dtype(dtype)}\) are not floats.*\.float\(\)"):
+        F.mse_loss(Tensor(x), y)
+
+
+def test_trust_15_mse_loss_of_an_integer_target_and_float_input_is_right():
+    out = F.mse_loss(Tensor(np.array([0.0, 0.0], np.float32)), np.array([1, 3], np.uint8))
+    assert out.item() == 5.0
+
+
+def test_trust_15_mse_loss_of_complex_tensors_is_an_error():
+    with pytest.raises(DtypeError, match=r"mse_loss: .*complex128"):
+        F.mse_loss(Tensor(np.zeros(2)), np.array([1j, 0]))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: F.cross_entropy([[0.0, 1.0]], [1]),
+    lambda: F.nll_loss(np.zeros((1, 2)), [1]),
+    lambda: F.mse_loss([1.0, 2.0], [0.0, 0.0]),
+    lambda: F.softmax([1.0, 2.0]),
+    lambda: F.log_softmax(np.zeros(2)),
+], ids=["cross_entropy", "nll_loss", "mse_loss", "softmax", "log_softmax"])
+def test_trust_15_a_loss_names_an_input_that_is_not_a_tensor(call):
+    with pytest.raises(TypeError, match=r"^\w+: .* must be a Tensor, got (list|ndarray); "
+                                        r"wrap it: Tensor\("):
+        call()
+
+
+def test_trust_15_integer_one_hot_rows_as_a_target_name_both_fixes():
+    onehot = np.eye(3, dtype=np.int64)[[0, 2]]
+    with pytest.raises(ShapeError, match=r"integer targets of the scores' shape .* "
+                                         r"\(target\.argmax\(1\)\) .*\.astype\(np\.float32\)"):
+        F.cross_entropy(Tensor(np.zeros((2, 3))), onehot)
+
+
+@pytest.mark.parametrize("num_classes", [None, -1])
+def test_trust_15_one_hot_infers_the_class_count_from_none_or_minus_one(num_classes):
+    out = F.one_hot([0, 3], num_classes=num_classes)
+    np.testing.assert_array_equal(out.data, np.eye(4)[[0, 3]])
+
+
+@pytest.mark.parametrize("num_classes", [3.0, "3", True, -2])
+def test_trust_15_one_hot_rejects_a_class_count_that_is_not_a_count(num_classes):
+    with pytest.raises((TypeError, ValueError),
+                       match=r"one_hot: num_classes must be an int >= 0 \(or -1 or None"):
+        F.one_hot([0, 1], num_classes=num_classes)
+
+
+@pytest.mark.parametrize("labels, num_classes, match", [
+    ([0, 3], 2, r"one_hot: labels must lie in \[0, 1\] for num_classes=2, got values in \[0, 3\]"),
+    ([0, -1], 3, r"one_hot: labels must be >= 0, got -1"),
+    ([-1], None, r"one_hot: labels must be >= 0, got -1"),
+    ([0], 0, r"one_hot: num_classes=0 leaves no valid label"),
+])
+def test_trust_15_one_hot_names_a_label_that_does_not_fit(labels, num_classes, match):
+    with pytest.raises(ValueError, match=match):
+        F.one_hot(labels, num_classes=num_classes)

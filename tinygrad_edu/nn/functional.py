@@ -20,8 +20,15 @@ def _as_array(target) -> np.ndarray:
     return target.data if isinstance(target, Tensor) else np.asarray(target)
 
 
-def _check_scores(op: str, scores: Tensor, target) -> None:
+def _check_tensor(op: str, name: str, x) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}; wrap it: "
+                        f"Tensor({name}) (with requires_grad=True if it needs a gradient)")
+
+
+def _check_scores(op: str, scores: Tensor, target, name: str) -> None:
     """Scores have a class dim; the target is a constant (no gradient flows to it)."""
+    _check_tensor(op, name, scores)
     if scores.ndim == 0:
         raise ShapeError(f"{op}: got 0-d scores; pass one score per class, shape (C,) for one "
                          "sample or (N, C) for a batch")
@@ -37,8 +44,17 @@ def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
     class_dim = 1 if scores.ndim > 1 else 0
     expected = scores.shape[:class_dim] + scores.shape[class_dim + 1:]
     if target.shape != expected:
+        hint = "pass one integer label per sample"
+        if target.shape == scores.shape:
+            hint = (f"integer targets of the scores' shape look like one-hot rows: pass their "
+                    f"labels (target.argmax({class_dim})) or, as probabilities, floats "
+                    "(target.astype(np.float32))")
         raise ShapeError(f"{op}: scores of shape {scores.shape} need class indices of shape "
-                         f"{expected}, got {target.shape}; pass one integer label per sample")
+                         f"{expected}, got {target.shape}; {hint}")
+    if target.size and not scores.shape[class_dim]:
+        raise ValueError(f"{op}: scores of shape {scores.shape} have no classes along dim "
+                         f"{class_dim}, so no class index is valid; got labels of shape "
+                         f"{target.shape}")
     # A negative label would silently pick a class from the end. A label of C or more fails
     # the op's indexing, and the op words that error the same way (ops._ClassIndexLoss), so
     # every step pays for one reduction here, not two.
@@ -62,6 +78,18 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     -------
     Tensor
         The loss; one fused op whose backward is `softmax(logits) - target` per sample.
+        Integer logits are computed in floats. The mean over no samples is NaN, as in
+        PyTorch; over no classes (probability targets of shape (N, 0)) each loss is an empty
+        sum, 0, and so is their mean (PyTorch gives NaN for that mean).
+
+    Raises
+    ------
+    TypeError
+        `logits` is not a Tensor, or the target is neither integers nor floats (DtypeError).
+    ShapeError
+        The target's shape fits neither class indices nor probabilities.
+    ValueError
+        A class index outside [0, C), or a misspelt `reduction`.
 
     Examples
     --------
@@ -72,7 +100,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     1.3863
     """
     _check_reduction("cross_entropy", reduction)
-    _check_scores("cross_entropy", logits, target)
+    _check_scores("cross_entropy", logits, target, "logits")
     target = _as_array(target)
     if target.dtype.kind in "iu":
         _check_class_target("cross_entropy", logits, target)
@@ -90,7 +118,8 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices, given log-probabilities along dim 1.
 
-    `cross_entropy(x, t)` equals `nll_loss(log_softmax(x, dim=1), t)`.
+    `cross_entropy(x, t)` equals `nll_loss(log_softmax(x, dim=1), t)`. Each sample's entry is
+    picked by its index (memory grows with N, not with C); the mean over no samples is NaN.
 
     Examples
     --------
@@ -99,7 +128,7 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     0.75
     """
     _check_reduction("nll_loss", reduction)
-    _check_scores("nll_loss", log_probs, target)
+    _check_scores("nll_loss", log_probs, target, "log_probs")
     target = _as_array(target)
     if target.dtype.kind not in "iu":
         raise DtypeError(f"nll_loss: target must hold integer class indices, got dtype "
@@ -111,6 +140,9 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: the mean (or sum) of (input - target)^2 over all elements.
 
+    Shapes must match (no broadcasting: (N,) against (N, 1) would silently give an (N, N)
+    error table), and at least one side must be real floats: integer differences wrap around.
+
     Examples
     --------
     >>> from tinygrad_edu import Tensor
@@ -118,10 +150,15 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     2.5
     """
     _check_reduction("mse_loss", reduction)
+    _check_tensor("mse_loss", "input", input)
     target = target if isinstance(target, Tensor) else Tensor(target)  # a list: float32
     if input.shape != target.shape:
         raise ShapeError(f"mse_loss: input {input.shape} and target {target.shape} must have "
                          "the same shape (no silent broadcasting in a loss)")
+    if np.result_type(input.dtype, target.dtype).kind != "f":
+        raise DtypeError(f"mse_loss: input ({input.dtype}) and target ({target.dtype}) are not "
+                         "floats; integer differences wrap around and complex squares are not "
+                         "|error|^2; pass real floats, for example input.float()")
     squared = (input - target) ** 2
     if reduction == "none":
         return squared
@@ -130,6 +167,9 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 def one_hot(labels, num_classes: int | None = None, dtype=np.float32) -> Tensor:
     """Rows of zeros with a one at each label: shape labels.shape + (num_classes,).
+
+    `num_classes` None or -1 (PyTorch's default) means one more than the largest label.
+    Memory is the output's: no num_classes x num_classes table.
 
     Examples
     --------
@@ -140,21 +180,38 @@ def one_hot(labels, num_classes: int | None = None, dtype=np.float32) -> Tensor:
     labels = _as_array(labels)
     if labels.dtype.kind not in "iu":
         raise DtypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
-    if num_classes is None:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes - 1}], got values in "
-                         f"[{labels.min()}, {labels.max()}]")
-    return Tensor(np.eye(num_classes, dtype=dtype)[labels])
+    if isinstance(num_classes, bool) or not (
+            num_classes is None or isinstance(num_classes, (int, np.integer))):
+        raise TypeError(f"one_hot: num_classes must be an int >= 0 (or -1 or None to infer "
+                        f"it), got {num_classes!r}")
+    if num_classes is not None and num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be an int >= 0 (or -1 or None to infer "
+                         f"it), got {num_classes}")
+    low, high = (int(labels.min()), int(labels.max())) if labels.size else (0, -1)
+    if low < 0:
+        raise ValueError(f"one_hot: labels must be >= 0, got {low}")
+    if num_classes is None or num_classes == -1:
+        num_classes = high + 1
+    elif num_classes == 0 and labels.size:
+        raise ValueError(f"one_hot: num_classes=0 leaves no valid label, got {labels.size} "
+                         "labels")
+    elif high >= num_classes:
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes - 1}] for "
+                         f"num_classes={num_classes}, got values in [{low}, {high}]")
+    out = np.zeros(labels.shape + (int(num_classes),), dtype=dtype)
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return Tensor(out)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `dim`."""
+    """exp(x) / sum(exp(x)) along `dim`; integers are computed in floats, an empty dim is empty."""
+    _check_tensor("softmax", "x", x)
     return x.softmax(dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """x - log(sum(exp(x))) along `dim`, stable for large values."""
+    """x - log(sum(exp(x))) along `dim`, stable for large values (ints, empty dims: as softmax)."""
+    _check_tensor("log_softmax", "x", x)
     return x.log_softmax(dim)
 
 
