@@ -630,7 +630,11 @@ def test_module_list_has_the_list_methods():
     layers[0] = b
     del layers[1]
     assert list(layers) == [b, b, c]
+    layers += [d]
+    assert layers.pop() is d and layers.pop(0) is b and list(layers) == [b, c]
+    layers.insert(1, a)
     assert [name for name, _ in layers.named_children()] == ["0", "1", "2"]
+    assert list(layers) == [b, a, c]
     assert [name for name, _ in layers.named_parameters()][-2:] == ["2.weight", "2.bias"]
 
 

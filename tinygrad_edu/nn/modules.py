@@ -652,11 +652,20 @@ class _LayerList(Module):
         self._set_layers(list(self) + list(layers))
         return self
 
+    def __iadd__(self, layers: Iterable[Module]):
+        return self.extend(layers)
+
     def insert(self, index: int, layer: Module) -> None:
         """Insert `layer` before position `index` (as list.insert); later layers move up."""
         layers = list(self)
         layers.insert(index, layer)
         self._set_layers(layers)
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove the layer at `index` (the last by default) and return it."""
+        layer = self[index]
+        del self[index]
+        return layer
 
 
 def _check_layer(owner: str, i: int, layer) -> Module:
@@ -670,9 +679,9 @@ class ModuleList(_LayerList):
     """Layers held in a list, registered: their parameters are named '0.weight', '1.weight', ...
 
     Use it where a plain Python list of layers would be invisible to `parameters()`,
-    `state_dict()` and optimisers. It has the list methods `append`, `extend`, `insert`,
-    indexing (a slice gives a ModuleList), `len`, iteration, assignment and `del`; it has no
-    `forward`: the owning module decides how the layers are applied.
+    `state_dict()` and optimisers. It has the list methods `append`, `extend` (and `+=`),
+    `insert`, `pop`, indexing (a slice gives a ModuleList), `len`, iteration, assignment and
+    `del`; it has no `forward`: the owning module decides how the layers are applied.
 
     Parameters
     ----------
