@@ -21,6 +21,7 @@ from tinygrad_edu.nn import (
     Softmax,
     StateDictError,
     Tanh,
+    UnregisteredWarning,
 )
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import check_grad
@@ -592,10 +593,13 @@ def test_a_plain_list_of_parameters_warns():
     class Weights(Module):
         def __init__(self):
             self.ws = [Tensor([1.0], requires_grad=True)]
+            self.frozen = {"w": Parameter([1.0], requires_grad=False)}
 
-    with pytest.warns(UserWarning, match=r"Weights\.ws is a list holding parameters.*"
-                                         r"register_parameter"):
+    with pytest.warns(UnregisteredWarning) as record:
         Weights()
+    assert [str(w.message).split(":")[0] for w in record] == [
+        "Weights.ws is a list holding parameters", "Weights.frozen is a dict holding parameters"]
+    assert "register_parameter(name, tensor)" in str(record[0].message)
 
 
 def test_a_list_of_activations_is_not_a_warning():

@@ -521,7 +521,7 @@ def _warn_if_it_holds_layers(owner: str, name: str, value) -> None:
         message = (f"{owner}.{name} is a {kind} holding Modules: their parameters are not "
                    "registered, so parameters(), state_dict() and optimisers miss them; "
                    f"use {container}(...) instead")
-    elif any(_is_trainable_leaf(item) for item in items):
+    elif any(isinstance(item, Parameter) or _is_trainable_leaf(item) for item in items):
         message = (f"{owner}.{name} is a {kind} holding parameters: they are not registered, "
                    "so parameters(), state_dict() and optimisers miss them; assign each to "
                    "its own attribute or call register_parameter(name, tensor)")
