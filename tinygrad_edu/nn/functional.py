@@ -196,8 +196,8 @@ def one_hot(labels, num_classes: int | None = None, dtype=np.float32) -> Tensor:
         raise ValueError(f"one_hot: num_classes=0 leaves no valid label, got {labels.size} "
                          "labels")
     elif high >= num_classes:
-        raise ValueError(f"one_hot: labels must lie in [0, {num_classes - 1}] for "
-                         f"num_classes={num_classes}, got values in [{low}, {high}]")
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes - 1}], got values in "
+                         f"[{low}, {high}]")
     out = np.zeros(labels.shape + (int(num_classes),), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return Tensor(out)
