@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, function
-from tinygrad_edu.errors import DtypeError, ShapeError
+from tinygrad_edu.errors import DtypeError, GraphError, ShapeError
 from tinygrad_edu.nn import Linear, Sequential
 from tinygrad_edu.optim import SGD, Adam, CosineLR, StepLR
 from tinygrad_edu.testing.strategies import arrays
@@ -460,3 +460,16 @@ def test_trust_15_setting_a_bad_lr_later_is_an_error_and_keeps_the_old_lr():
     with pytest.raises(ValueError, match=r"SGD: lr must be a number, got an array of shape"):
         opt.lr = np.ones(3)
     assert opt.lr == 0.1
+
+
+@pytest.mark.parametrize("make", OPTIMISERS)
+def test_trust_02_backward_through_a_graph_recorded_before_step_raises(make):
+    """Issue 15's example: l2 was recorded with the weights step() has since changed."""
+    w = leaf([1.0, 2.0])
+    opt = make([w])
+    l1, l2 = (w * w).sum(), (w ** 3).sum()
+    l1.backward()
+    opt.step()
+    opt.zero_grad()
+    with pytest.raises(GraphError, match=r"Pow .*modified by an in-place operation"):
+        l2.backward()

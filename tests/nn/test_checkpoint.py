@@ -1,6 +1,16 @@
 """Checkpoints: round trips, metadata, atomic writes, and the errors of load."""
 
+import builtins
+import errno
+import io
 import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -197,3 +207,181 @@ def test_load_rejects_unreadable_metadata(tmp_path):
     np.savez(path, w=np.zeros(2), __metadata__=np.array("{not json"))
     with pytest.raises(CheckpointError, match="unreadable metadata"):
         load(path)
+
+
+# ---- issue 15, item 14: robust save and load -----------------------------------------------
+
+def fake_checkpoint(path, shape, descr="<f8", payload=b"\0" * 16,
+                    compression=zipfile.ZIP_STORED):
+    """An .npz whose one entry's header claims `shape` but holds only `payload`."""
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        member, {"descr": descr, "fortran_order": False, "shape": shape})
+    member.write(payload)
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.writestr("w.npy", member.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+@pytest.mark.parametrize("shape", [(10 ** 12,), (2 ** 40, 2 ** 40), (3, 10 ** 11)])
+def test_trust_14_header_claiming_a_huge_array_is_a_clear_error(tmp_path, shape, compression):
+    path = fake_checkpoint(tmp_path / "huge.npz", shape, compression=compression)
+    with pytest.raises(CheckpointError, match=(
+            rf"load: .*huge.npz.*: entry 'w' declares shape {re.escape(str(shape))} float64 "
+            r"\(.*B\) but holds only 16 bytes")):
+        load(path)
+
+
+def test_trust_14_header_claiming_more_than_the_file_holds_is_a_clear_error(tmp_path):
+    path = fake_checkpoint(tmp_path / "short.npz", (100,), payload=b"\0" * 80)
+    with pytest.raises(CheckpointError, match=r"entry 'w' declares shape \(100,\) float64 "
+                                              r"\(800 B\) but holds only 80 bytes"):
+        load(path)
+
+
+def test_trust_14_an_array_too_big_for_memory_is_named(tmp_path, monkeypatch):
+    path = save({"w": np.zeros(4)}, tmp_path / "m.npz")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(np.lib.format, "read_array", no_memory)
+    with pytest.raises(MemoryError, match=r"load: .*m.npz.*: entry 'w' of shape \(4,\) float64 "
+                                          r"needs 32 B"):
+        load(path)
+
+
+def test_trust_14_unreadable_checkpoint_is_reported_as_unreadable(tmp_path, monkeypatch):
+    """As root chmod cannot make a file unreadable, so open() is made to refuse it."""
+    path = save(model(), tmp_path / "m.npz")
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if os.fspath(file) == os.fspath(path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(PermissionError, match=r"load: cannot read .*m.npz.*: permission "
+                                              r"denied") as info:
+        load(path)
+    assert "truncated" not in str(info.value)
+
+
+def test_trust_14_load_refuses_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(CheckpointError, match=r"load: .*pipe' is a named pipe \(fifo\), not a "
+                                              r"regular file"):
+        load(tmp_path / "pipe")
+    with pytest.raises(IsADirectoryError, match=r"load: .* is a folder, not a checkpoint file"):
+        load(tmp_path)
+
+
+def test_trust_14_save_to_a_folder_names_the_folder(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=(
+            r"save: .*runs' is a folder; give a file path, for example .*runs/model.npz")) as info:
+        save(model(), folder)
+    assert ".tmp" not in str(info.value)
+    assert leftovers(tmp_path, "runs") == [] and os.listdir(folder) == []
+
+
+def test_trust_14_failed_write_names_the_checkpoint_not_the_temporary(tmp_path, monkeypatch):
+    def refuse(*args, dir=None, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, ".m.npz.x"))
+
+    monkeypatch.setattr(checkpoint_module.tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match=r"save: cannot write .*m.npz': Permission denied"):
+        save(model(), tmp_path / "m.npz")
+
+
+def test_trust_14_save_onto_a_symlink_writes_its_target(tmp_path):
+    target = tmp_path / "real.npz"
+    save(model(0), target, metadata={"epoch": 1})
+    link = tmp_path / "latest.npz"
+    link.symlink_to("real.npz")                       # relative, as `ln -s` makes them
+    save(model(1), link, metadata={"epoch": 2})
+    assert link.is_symlink() and os.readlink(link) == "real.npz"
+    assert load(target).metadata == {"epoch": 2}
+    assert leftovers(tmp_path, "real.npz") == ["latest.npz"]
+
+
+def test_trust_14_save_onto_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "latest.npz"
+    link.symlink_to(tmp_path / "new.npz")
+    save(model(), link)
+    assert link.is_symlink() and (tmp_path / "new.npz").is_file()
+
+
+def test_trust_14_save_refuses_a_fifo_and_a_link_to_a_device(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(CheckpointError, match=r"save: .*pipe' is a named pipe \(fifo\), not a "
+                                              r"regular file"):
+        save(model(), tmp_path / "pipe")
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
+    link = tmp_path / "null.npz"
+    link.symlink_to(os.devnull)
+    with pytest.raises(CheckpointError, match=r"save: .*null.npz' \(a link to '/dev/null'\) is "
+                                              r"a character device, not a regular file"):
+        save(model(), link)
+    assert link.is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert leftovers(tmp_path, "pipe") == ["null.npz"]
+
+
+def test_trust_14_save_refuses_a_symlink_loop(tmp_path):
+    (tmp_path / "a.npz").symlink_to("b.npz")
+    (tmp_path / "b.npz").symlink_to("a.npz")
+    with pytest.raises(OSError, match=r"save: cannot use .*a.npz'"):
+        save(model(), tmp_path / "a.npz")
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def make_temporary(folder, name, age_seconds):
+    path = folder / name
+    path.write_bytes(b"PK\x03\x04 half a zip")
+    when = time.time() - age_seconds
+    os.utime(path, (when, when))
+    return path
+
+
+def test_trust_14_save_removes_stale_temporaries_of_killed_saves(tmp_path):
+    dead, live = dead_pid(), os.getpid()
+    stale = [make_temporary(tmp_path, f".m.npz.{dead}.abcd1234.tmp", 120),    # writer died
+             make_temporary(tmp_path, f".m.npz.{live}.abcd1234.tmp", 7200),   # untouched 2 h
+             make_temporary(tmp_path, ".m.npz.k2j_9x0q.tmp", 7200)]           # older naming
+    kept = [make_temporary(tmp_path, f".m.npz.{live}.zzzz9999.tmp", 120),     # a live save
+            make_temporary(tmp_path, f".m.npz.{dead}.zzzz9999.tmp", 5),       # just written
+            make_temporary(tmp_path, f".other.npz.{dead}.abcd1234.tmp", 7200),  # other file's
+            make_temporary(tmp_path, ".m.npz.notes.tmp", 7200)]               # not our naming
+    save(model(), tmp_path / "m.npz")
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)
+    assert load(tmp_path / "m.npz") is not None
+
+
+def test_trust_14_a_save_killed_mid_way_is_cleaned_up_by_the_next(tmp_path):
+    """A real kill: the child dies inside np.savez, leaving its temporary behind."""
+    script = (
+        "import os, signal, sys\n"
+        "import numpy as np\n"
+        "from tinygrad_edu.nn import checkpoint\n"
+        "def die(file, **arrays):\n"
+        "    file.write(b'PK half a zip'); file.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "checkpoint.np.savez = die\n"
+        "checkpoint.save({'w': np.zeros(3)}, sys.argv[1])\n")
+    child = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.npz")],
+                           check=False)
+    assert child.returncode == -signal.SIGKILL
+    (left,) = leftovers(tmp_path, "m.npz")
+    assert left.startswith(".m.npz.") and left.endswith(".tmp")
+    make_temporary(tmp_path, left, 120)               # a couple of minutes later
+    save(model(), tmp_path / "m.npz")
+    assert leftovers(tmp_path, "m.npz") == []

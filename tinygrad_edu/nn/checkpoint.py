@@ -7,14 +7,26 @@ JSON string in a 0-d unicode array under the reserved key `__metadata__`. It loa
 `save` writes a temporary file in the same folder and renames it over the target with
 `os.replace`, so the target is always either the old complete file or the new complete
 file: an error (or Ctrl-C) halfway leaves the old file untouched and no temporary behind.
+A save that is killed outright (SIGKILL, power loss) cannot clean up: its temporary,
+`.<name>.<pid>.<random>.tmp`, is removed by the next save of the same file once its writer
+has exited (and it is a minute old), or once it is an hour old whoever wrote it.
+
+A path that is a symlink is followed: the file it points to is replaced, the link stays.
+A path that exists but is not a regular file (a folder, a device, a named pipe) is refused.
+On load, each array's header is checked against the bytes the file holds before anything
+is allocated, so a corrupt header is a CheckpointError, not a huge allocation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
+import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,9 +40,15 @@ from .modules import Module
 
 METADATA_KEY = "__metadata__"
 
+# When the next save removes a temporary left by a killed one (seconds since it was written)
+STALE_IF_WRITER_EXITED = 60.0
+STALE_ANYWAY = 3600.0
+
 
 class CheckpointError(TinygradEduError, ValueError):
-    """A file is not a readable checkpoint (truncated, not an .npz, pickled content)."""
+    """A file is not a readable checkpoint (truncated, not an .npz, pickled content, a
+    header that claims more data than the file holds), or a path that is not a regular
+    file (a device, a named pipe) was given to save or load."""
 
 
 class Checkpoint(dict):
@@ -105,6 +123,18 @@ def save(obj: Module | Mapping[str, Any], path: str | os.PathLike,
     TypeError, ValueError
         For an unsupported object, a non-string name, the reserved name, or metadata that is
         not JSON-serialisable; raised before anything is written.
+    IsADirectoryError, CheckpointError
+        `path` (or the file a symlink there leads to) is a folder, or exists and is not a
+        regular file (a device, a named pipe); nothing is written.
+    OSError
+        The file cannot be written (permissions, disk full); the old file is kept.
+
+    Notes
+    -----
+    A symlink at `path` is followed: its target is replaced and the link stays. A save
+    that is killed outright leaves `.<name>.<pid>.<random>.tmp` beside the file; the next
+    save of the same file removes it once its writer has exited (and it is a minute old),
+    or once it is an hour old.
 
     Examples
     --------
@@ -122,24 +152,102 @@ def save(obj: Module | Mapping[str, Any], path: str | os.PathLike,
     text = json.dumps(dict(metadata or {}), default=_json_default)
     arrays[METADATA_KEY] = np.array(text)  # 0-d unicode array: no pickling needed
     path = Path(path)
-    folder = path.parent
+    target = _save_target(path)
+    folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"save: the folder {str(folder)!r} does not exist; create it "
                                 "first (for example Path(folder).mkdir(parents=True))")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    _remove_stale_temporaries(folder, target.name)
+    tmp = None
     try:
+        # the writer's pid in the name lets a later save tell a killed save's leftover
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=folder)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private (0600); give it the old file's mode, or rw-r--r--
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:  # also Ctrl-C: never leave a half-written temporary behind
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
+        os.replace(tmp, target)
+    except BaseException as exc:  # also Ctrl-C: never leave a half-written temporary behind
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # name the checkpoint, not the hidden temporary the error was about
+            raise OSError(exc.errno, f"save: cannot write {str(path)!r}: "
+                                 f"{exc.strerror}") from exc
         raise
     return path
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a named pipe (fifo)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _save_target(path: Path) -> Path:
+    """The file to replace: `path`, or the file a symlink at `path` leads to; it must be a
+    regular file or not exist yet."""
+    target = Path(os.path.realpath(path))
+    shown = repr(str(path)) if target == Path(os.path.abspath(path)) else (
+        f"{str(path)!r} (a link to {str(target)!r})")
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:  # a symlink loop, a folder we may not enter
+        raise OSError(exc.errno, f"save: cannot use {shown}: {exc.strerror}") from exc
+    if stat.S_ISREG(mode):
+        return target
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"save: {shown} is a folder; give a file path, for example "
+                                f"{str(path / 'model.npz')!r}")
+    raise CheckpointError(f"save: {shown} is {_file_kind(mode)}, not a regular file; a "
+                          "checkpoint is written only to a regular file or a new path")
+
+
+def _writer_exited(pid: int) -> bool:
+    """True when no process `pid` runs on this machine (False when that cannot be told)."""
+    if os.name != "posix":  # no harmless signal 0 elsewhere: rely on the age alone
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return True
+    except OSError:  # PermissionError: it runs, as another user
+        return False
+    return False
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete temporaries that killed saves of `name` left in `folder` (best effort)."""
+    # .<name>.<pid>.<8 random chars>.tmp, or .<name>.<8 random chars>.tmp (older versions)
+    ours = re.compile(rf"\.{re.escape(name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp")
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = ours.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        age = now - info.st_mtime
+        exited = match[1] is not None and _writer_exited(int(match[1]))
+        if stat.S_ISREG(info.st_mode) and (
+                age > STALE_ANYWAY or (exited and age > STALE_IF_WRITER_EXITED)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -160,20 +268,47 @@ def load(path: str | os.PathLike) -> Checkpoint:
     ------
     FileNotFoundError
         No file at `path`.
+    IsADirectoryError
+        `path` is a folder.
+    PermissionError
+        The file may not be read.
     CheckpointError
-        The file is not a readable checkpoint (truncated, corrupt, or holding pickled data).
+        The file is not a readable checkpoint (truncated, corrupt, holding pickled data, or
+        a header that claims more data than the file holds), or not a regular file.
+    MemoryError
+        An array is too big for the free memory; the message names it and its size.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = save({"w": np.arange(3.0)}, os.path.join(tempfile.mkdtemp(), "w.npz"))
+    >>> load(path)
+    Checkpoint({'w': (3,)}, metadata={})
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load: no checkpoint file at {str(path)!r}")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load: no checkpoint file at {str(path)!r}") from None
+    except OSError as exc:  # a symlink loop, a folder we may not enter
+        raise OSError(exc.errno, f"load: cannot read {str(path)!r}: {exc.strerror}") from exc
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"load: {str(path)!r} is a folder, not a checkpoint file; give "
+                                "the path of the .npz file inside it")
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(f"load: {str(path)!r} is {_file_kind(mode)}, not a regular file")
     try:
         with open(path, "rb") as file:  # ours to close, even when numpy fails halfway
-            archive = np.load(file, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single .npy array, not an .npz archive")
-            with archive:
-                arrays = {name: archive[name] for name in archive.files}
+            arrays = _read_arrays(file, path)
+    except CheckpointError:
+        raise
+    except PermissionError as exc:
+        raise OSError(exc.errno, f"load: cannot read {str(path)!r}: permission denied "
+                                 "(check the file's owner and mode)") from exc
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # the disk, not the content
+            raise OSError(exc.errno, f"load: reading {str(path)!r} failed: "
+                                     f"{exc.strerror}") from exc
         raise CheckpointError(
             f"load: {str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc}); "
             "it may be truncated or not written by tinygrad_edu.save; save it again") from exc
@@ -187,3 +322,59 @@ def load(path: str | os.PathLike) -> Checkpoint:
         if not isinstance(metadata, dict):
             raise CheckpointError(f"load: {str(path)!r} has metadata that is not a dict")
     return Checkpoint(arrays, metadata)
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes} B" if unit == "B" else f"{nbytes:.3g} {unit}"
+        nbytes /= 1000
+    raise AssertionError("unreachable")
+
+
+def _read_arrays(file, path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, each header checked against the bytes that hold its data."""
+    if file.read(6) == b"\x93NUMPY":
+        raise ValueError("it holds a single .npy array, not an .npz archive")
+    file.seek(0)
+    on_disk = os.fstat(file.fileno()).st_size
+    arrays = {}
+    with zipfile.ZipFile(file) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"its entry {info.filename!r} is not a .npy array")
+            name = info.filename[:-4]
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"entry {name!r} is in .npy format {version}, which "
+                                     "tinygrad_edu does not read")
+                header = member.tell()
+            if dtype.hasobject:
+                raise ValueError(f"entry {name!r} holds pickled Python objects (dtype "
+                                 f"{dtype}); a checkpoint stores numeric arrays only")
+            need = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            have = info.file_size
+            stored = min(info.compress_size, on_disk)  # the bytes really in the file
+            if info.compress_type == zipfile.ZIP_STORED:
+                have = min(have, stored)
+            elif info.compress_type == zipfile.ZIP_DEFLATED:  # deflate expands 1032x at most
+                have = min(have, stored * 1032 + 1024)
+            have = max(have - header, 0)
+            if need > have:
+                raise CheckpointError(
+                    f"load: {str(path)!r}: entry {name!r} declares shape {shape} {dtype} "
+                    f"({_size(need)}) but holds only {have} bytes; the file is corrupt or "
+                    "was not written by tinygrad_edu.save; save it again")
+            try:
+                with archive.open(info) as member:
+                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+            except MemoryError as exc:
+                raise MemoryError(f"load: {str(path)!r}: entry {name!r} of shape {shape} "
+                                  f"{dtype} needs {_size(need)}, more than the free memory"
+                                  ) from exc
+    return arrays
