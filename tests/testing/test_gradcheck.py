@@ -141,7 +141,7 @@ def test_gradcheck_tolerances_decide_what_passes():
             return grad * (2 * (1 + 1e-3))   # relative error 1e-3
 
     x = [np.array([1.0, 2.0])]
-    with pytest.raises(GradcheckError, match=f"atol {ATOL:g}, rtol {RTOL:g}"):
+    with pytest.raises(GradcheckError, match=rf"\(atol [0-9.e-]+, rtol {RTOL:g}\)"):
         gradcheck(lambda t: SlightlyOff.apply(t), x)
     assert gradcheck(lambda t: SlightlyOff.apply(t), x, rtol=1e-2)
 
@@ -154,7 +154,7 @@ def test_gradcheck_uses_a_given_grad_output():
     x = np.array([1.0, 2.0])
     # with grad_output [1, 0] only element 0 is weighed: the wrong rule is caught there
     with pytest.raises(GradcheckError, match=r"1 of 2 elements differ; worst at index \(0,\)"):
-        gradcheck(lambda t: HalfSquare.apply(t), x[None], grad_output=np.array([1.0, 0.0]))
+        gradcheck(lambda t: HalfSquare.apply(t), [x], grad_output=np.array([1.0, 0.0]))
 
 
 # ---- gradgradcheck --------------------------------------------------------------------------
@@ -291,3 +291,207 @@ def test_assert_grads_close_is_relative_for_large_values():
     assert_grads_close([1e6 * (1 + 1e-7)], [1e6])
     with pytest.raises(AssertionError):
         assert_grads_close([1e6 * (1 + 1e-5)], [1e6])
+
+
+# ---- issue 15, item 6: gradcheck passes only what it checked ---------------------------------
+
+
+class WrongSign(Function):
+    """out = x^2, with the sign of the gradient flipped"""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        return -grad * 2 * x                 # wrong: dout/dx = 2x
+
+
+class IgnoresGrad(Function):
+    """out = x^2, with a backward that forgets to multiply by the incoming gradient"""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        return 2 * x                         # wrong: grad * 2x
+
+
+class Square(Function):
+    """out = x^2, done right"""
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        return grad * 2 * x                  # dout/dx = 2x
+
+
+class DetachedFourXCubed(Function):
+    """out = 4 x^3; first derivative right, but built from a detached array"""
+
+    def forward(self, x):
+        return 4 * x ** 3
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        return grad * Tensor(12 * x.data ** 2)  # a constant: its own derivative is lost
+
+
+class FourthPower(Function):
+    """out = x^4; the rule's graph is right to second order and wrong at the third"""
+
+    def forward(self, x):
+        return x ** 4
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        return grad * DetachedFourXCubed.apply(x)   # dout/dx = 4 x^3
+
+
+def _wrong_sign_sum(*ts):
+    return sum((WrongSign.apply(t * 1.0) for t in ts), start=Tensor(np.zeros(())))
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+@pytest.mark.parametrize(("inputs", "dtype"), [
+    ([np.array([1, 2, 3])], "int64"),
+    ([np.array([1, 2], dtype=np.uint8)], "uint8"),
+])
+def test_trust_06_integer_inputs_alone_are_an_error(check, inputs, dtype):
+    with pytest.raises(TypeError, match=rf"{check.__name__}: no input can be checked: input 0 "
+                       rf"has dtype {dtype}.*np\.asarray\(x, dtype=np\.float64\)"):
+        check(_wrong_sign_sum, inputs)
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_trust_06_bool_inputs_alone_are_an_error(check):
+    with pytest.raises(TypeError, match=r"no input can be checked: input 0 has dtype bool"):
+        check(_wrong_sign_sum, [np.array([True, False])])
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_trust_06_lists_of_ints_are_an_error(check):
+    with pytest.raises(TypeError, match=r"input 0 has dtype int64"):
+        check(_wrong_sign_sum, [[1, 2, 3]])
+    with pytest.raises(TypeError, match=r"input 0 has dtype int64 and input 1 has dtype int64"):
+        check(_wrong_sign_sum, [1, 2])
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_trust_06_no_inputs_are_an_error(check):
+    with pytest.raises(ValueError, match=rf"{check.__name__}: no inputs to check"):
+        check(lambda: Tensor(np.array(1.0)), [])
+
+
+def test_gradcheck_integer_inputs_beside_a_float_one_stay_constants():
+    x, index = np.array([1.0, 2.0, 3.0]), np.array([2, 0, 2])
+    assert gradcheck(lambda t, i: Square.apply(t[i]), [x, index])
+    with pytest.raises(GradcheckError, match=r"^input 0"):
+        gradcheck(lambda t, i: WrongSign.apply(t[i]), [x, index])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda t: IgnoresGrad.apply(t).sum(),            # scalar output: v is 1 in the usual check
+    lambda t: IgnoresGrad.apply(t),                  # non-scalar output
+    lambda t: (IgnoresGrad.apply(t) * 3.0).mean(),
+    lambda t: IgnoresGrad.apply(t).sum() + (t * t).sum(),
+], ids=["sum", "elementwise", "scaled-mean", "one-path-of-two"])
+def test_trust_06_a_rule_that_ignores_grad_fails(fn):
+    with pytest.raises(GradcheckError, match=r"^input 0 \(shape \(3,\)\): doubling the incoming "
+                       r"gradient did not double this gradient; a backward rule may ignore its "
+                       r"`grad` argument"):
+        gradcheck(fn, [np.array([1.0, -2.0, 0.5])])
+
+
+def test_trust_06_a_rule_that_ignores_grad_fails_even_with_grad_output_one():
+    with pytest.raises(GradcheckError, match="doubling the incoming gradient"):
+        gradcheck(lambda t: IgnoresGrad.apply(t).sum(), [np.array([1.0, 2.0])],
+                  grad_output=np.array(1.0))
+
+
+def test_trust_06_check_grad_order_3_checks_third_derivatives():
+    x = np.array([0.5, -1.5, 2.0])
+    assert check_grad(lambda t: FourthPower.apply(t), x, order=2)   # right to second order
+    with pytest.raises(GradcheckError, match=r"^third derivatives: input 0 \(shape \(3,\)\)"):
+        check_grad(lambda t: FourthPower.apply(t), x, order=3)
+    assert check_grad(lambda t: t ** 4 + t.exp(), x, order=3)
+
+
+@pytest.mark.parametrize(("order", "error", "message"), [
+    (0, ValueError, "order must be 1 or more, got 0"),
+    (-1, ValueError, "order must be 1 or more, got -1"),
+    (1.5, TypeError, "order must be an int, got float"),
+    (True, TypeError, "order must be an int, got bool"),
+])
+def test_trust_06_check_grad_refuses_an_order_it_cannot_check(order, error, message):
+    with pytest.raises(error, match=f"check_grad: {message}"):
+        check_grad(lambda t: t * t, np.array([1.0]), order=order)
+
+
+def test_trust_06_a_tiny_wrong_gradient_fails():
+    x = [np.array([1.0, -2.0, 0.5])]
+    assert gradcheck(lambda t: Square.apply(t) * 1e-6, x)
+    with pytest.raises(GradcheckError, match=r"^input 0 \(shape \(3,\)\): 3 of 3 elements differ"):
+        gradcheck(lambda t: WrongSign.apply(t) * 1e-6, x)
+
+
+@given(tst.floats(min_value=-6.0, max_value=8.0), tst.arrays(min_magnitude=0.1, max_side=3))
+def test_trust_06_tolerances_scale_with_the_gradient(log_scale, x):
+    scale = 10.0 ** log_scale
+    assert gradcheck(lambda t: Square.apply(t) * scale, [x])
+    with pytest.raises(GradcheckError, match="elements differ"):
+        gradcheck(lambda t: WrongSign.apply(t) * scale, [x])
+
+
+# ---- issue 15: bad arguments are clear errors ------------------------------------------------
+
+CHECKS = [
+    lambda fn, x, **kw: gradcheck(fn, [x], **kw),
+    lambda fn, x, **kw: gradgradcheck(fn, [x], **kw),
+    lambda fn, x, **kw: check_grad(fn, x, order=2, **kw),
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=["gradcheck", "gradgradcheck", "check_grad"])
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"eps": 0}, ValueError, r"eps must be a positive finite number, got 0"),
+    ({"eps": -1e-6}, ValueError, r"eps must be a positive finite number, got -1e-06"),
+    ({"eps": float("nan")}, ValueError, r"eps must be a positive finite number, got nan"),
+    ({"atol": "1e-5"}, TypeError, r"atol must be a number, got str '1e-5'"),
+    ({"rtol": -1e-3}, ValueError, r"rtol must be 0 or more and finite, got -0\.001"),
+    ({"atol": float("inf")}, ValueError, r"atol must be 0 or more and finite, got inf"),
+    ({"rtol": None}, TypeError, r"rtol must be a number, got NoneType"),
+])
+def test_trust_15_gradcheck_rejects_bad_options(check, options, error, message):
+    with pytest.raises(error, match=message):
+        check(lambda t: t * t, np.array([1.0, 2.0]), **options)
+
+
+def test_trust_15_numerical_grad_rejects_zero_eps():
+    with pytest.raises(ValueError, match=r"numerical_grad: eps must be a positive finite number"):
+        numerical_grad(lambda t: t * t, [np.array([1.0])], eps=0.0)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=["gradcheck", "gradgradcheck", "check_grad"])
+def test_trust_15_gradcheck_rejects_an_ndarray_returning_fn(check):
+    with pytest.raises(TypeError, match=r"fn returned ndarray, not a Tensor; build the result "
+                       r"from Tensor ops"):
+        check(lambda t: np.exp(t.data), np.array([1.0, 2.0]))
+
+
+def test_trust_15_gradcheck_rejects_a_non_float_result():
+    with pytest.raises(TypeError, match=r"gradcheck: fn returned a Tensor of dtype bool"):
+        gradcheck(lambda t: t > 0, [np.array([1.0, -2.0])])
+
+
+def test_trust_15_gradcheck_rejects_a_complex_input():
+    with pytest.raises(TypeError, match=r"gradcheck: input 1 has dtype complex128"):
+        gradcheck(lambda a, b: a * b, [np.array([1.0]), np.array([1j])])
+
+
+def test_trust_15_gradcheck_takes_one_array_as_one_input():
+    # as torch.autograd.gradcheck: a lone array is one input, not a sequence of rows
+    assert gradcheck(lambda t: Square.apply(t), np.array([[1.0, 2.0], [3.0, 4.0]]))

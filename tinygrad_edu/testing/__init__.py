@@ -6,6 +6,7 @@
 from .gradcheck import (
     ATOL,
     EPS,
+    ROUNDING,
     RTOL,
     GradcheckError,
     assert_grads_close,
@@ -18,6 +19,7 @@ from .gradcheck import (
 __all__ = [
     "ATOL",
     "EPS",
+    "ROUNDING",
     "RTOL",
     "GradcheckError",
     "assert_grads_close",
