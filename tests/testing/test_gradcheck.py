@@ -495,3 +495,15 @@ def test_trust_15_gradcheck_rejects_a_complex_input():
 def test_trust_15_gradcheck_takes_one_array_as_one_input():
     # as torch.autograd.gradcheck: a lone array is one input, not a sequence of rows
     assert gradcheck(lambda t: Square.apply(t), np.array([[1.0, 2.0], [3.0, 4.0]]))
+
+
+def test_check_grad_rejects_an_unknown_option():
+    with pytest.raises(TypeError, match=r"check_grad: unknown options \['tol'\]; the options "
+                       r"are eps, atol, rtol and grad_output"):
+        check_grad(lambda t: t * t, np.array([1.0]), tol=1e-3)
+
+
+def test_check_grad_uses_grad_output_for_the_first_derivatives():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(GradcheckError, match=r"1 of 2 elements differ; worst at index \(0,\)"):
+        check_grad(lambda t: HalfSquare.apply(t), x, grad_output=np.array([1.0, 0.0]))

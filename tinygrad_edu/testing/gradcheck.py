@@ -301,19 +301,17 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = EPS,
     >>> gradcheck(lambda x, y: (x * y).sum(), [np.array([1.0, 2.0]), np.array([3.0, 4.0])])
     True
     """
-    eps, atol, rtol = _check_options("gradcheck", eps, atol, rtol)
-    xs = _as_float64_inputs("gradcheck", inputs)
-    _check("gradcheck", fn, xs, eps, atol, rtol, grad_output)
+    _check_order("gradcheck", fn, inputs, 1, eps, atol, rtol, grad_output)
     return True
 
 
-def _check_order(op: str, fn, inputs, order: int, eps, atol, rtol) -> None:
+def _check_order(op: str, fn, inputs, order: int, eps, atol, rtol, grad_output=None) -> None:
     eps, atol, rtol = _check_options(op, eps, atol, rtol)
     xs = _as_float64_inputs(op, inputs)
     for k in range(1, order):
         fn = _derivative(op, fn, k)
     label = _ORDER_NAMES.get(order, f"order-{order} derivatives")
-    _check(op, fn, xs, eps, atol, rtol, label=f"{label}: " if order > 1 else "")
+    _check(op, fn, xs, eps, atol, rtol, grad_output, label=f"{label}: " if order > 1 else "")
 
 
 def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = EPS,
@@ -335,13 +333,14 @@ def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = EPS,
     return True
 
 
-def check_grad(fn: Callable[..., Tensor], *inputs, order: int = 1, **tolerances) -> bool:
+def check_grad(fn: Callable[..., Tensor], *inputs, order: int = 1, **options) -> bool:
     """Check the derivatives of `fn` up to `order` against central differences.
 
     `check_grad(f, x, y)` is `gradcheck(f, [x, y])`; `order=2` also runs `gradgradcheck`, and
     `order=3` checks third derivatives the same way (the second derivatives, recorded with
     `create_graph=True`, checked as a function). Each order costs a backward pass more per
-    numerical step. `tolerances`: `eps`, `atol`, `rtol`, as in `gradcheck`.
+    numerical step. `options`: `eps`, `atol`, `rtol`, as in `gradcheck`, and `grad_output`
+    (for the first derivatives only).
 
     Raises
     ------
@@ -360,13 +359,15 @@ def check_grad(fn: Callable[..., Tensor], *inputs, order: int = 1, **tolerances)
         raise TypeError(f"check_grad: order must be an int, got {type(order).__name__}")
     if order < 1:
         raise ValueError(f"check_grad: order must be 1 or more, got {order}")
-    unknown = set(tolerances) - {"eps", "atol", "rtol"}
+    unknown = set(options) - {"eps", "atol", "rtol", "grad_output"}
     if unknown:
         raise TypeError(f"check_grad: unknown options {sorted(unknown)}; "
-                        "the options are eps, atol and rtol")
-    options = {"eps": EPS, "atol": None, "rtol": RTOL} | tolerances
+                        "the options are eps, atol, rtol and grad_output")
+    grad_output = options.pop("grad_output", None)
+    tolerances = {"eps": EPS, "atol": None, "rtol": RTOL} | options
     for k in range(1, int(order) + 1):
-        _check_order("check_grad", fn, inputs, k, **options)
+        _check_order("check_grad", fn, inputs, k, **tolerances,
+                     grad_output=grad_output if k == 1 else None)
     return True
 
 
