@@ -3,6 +3,7 @@
 import gzip
 import os
 import re
+import tracemalloc
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -198,3 +199,91 @@ def test_missing_file_raises_file_not_found(tmp_path):
 
 def test_idx_error_is_a_value_error():
     assert issubclass(IDXError, ValueError)
+
+
+# a header that promises little and a gzip stream that expands to far more (item 12)
+
+
+def gzip_bomb(header_shape: tuple[int, ...], megabytes: int) -> bytes:
+    """A gzip file whose IDX header declares `header_shape` of uint8 but whose stream
+    expands to about `megabytes` MB: one member with the header, then 1-MB members of zeros
+    (gzip readers join the members), so the file stays a few kB."""
+    header = bytes([0, 0, 8, len(header_shape)]) + np.array(header_shape, ">u4").tobytes()
+    zeros = gzip.compress(bytes(1 << 20), mtime=0)
+    return gzip.compress(header, mtime=0) + zeros * megabytes
+
+
+def test_trust_12_gzip_expanding_past_its_header_stops_early(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip_bomb((3, 28, 28), megabytes=64))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(IDXError) as info:
+            read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    message = str(info.value)
+    assert str(path) in message
+    assert f"needs {16 + 3 * 784} bytes (decompressed size)" in message
+    assert "longer than its header says" in message and "download it again" in message
+    assert peak < 8 << 20  # stopped near the promised 2368 bytes, not after 64 MB
+
+
+def test_trust_12_gzip_truncated_against_a_huge_header_is_an_idx_error(tmp_path):
+    # the header promises 10^12 bytes; the stream holds 16 MB: reported, not allocated
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip_bomb((10**6, 1000, 1000), megabytes=16))
+    with pytest.raises(IDXError, match=rf"{re.escape(str(path))}: shape \(1000000, 1000, 1000\) "
+                                       rf"of uint8 needs {16 + 10**12} bytes \(decompressed "
+                                       rf"size\), found {16 + 16 * 2**20}: the file is "
+                                       rf"truncated"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_trust_12_exact_gzip_and_raw_payloads_still_load(tmp_path, images, gz):
+    # the streaming reader reads exactly the promised bytes, then checks the stream's end
+    payload = idx_bytes(images)
+    path = tmp_path / "x"
+    path.write_bytes(gzip.compress(payload) + (gzip.compress(b"") if gz else b"")
+                     if gz else payload)
+    out = read_idx(path)
+    assert out.flags.writeable and out.dtype.isnative
+    np.testing.assert_array_equal(out, images)
+
+
+def test_trust_12_extra_bytes_in_a_gzip_are_reported(tmp_path, images):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(idx_bytes(images) + b"\0"))
+    with pytest.raises(IDXError, match=r"needs 2368 bytes \(decompressed size\), found more: "
+                                       r"the file is longer than its header says"):
+        read_idx(path)
+
+
+# headers whose dimensions multiply past anything an array can hold (item 15)
+
+
+@pytest.mark.parametrize("shape", [(2**31, 2**31, 4), (2**32 - 1,) * 3, (2**32 - 1,) * 255],
+                         ids=["wraps-int64-to-zero", "three-huge-dims", "255-huge-dims"])
+@pytest.mark.parametrize("gz", [False, True])
+def test_trust_15_header_dims_that_overflow_are_an_idx_error(tmp_path, shape, gz):
+    # (2**31, 2**31, 4) multiplies to 2**64, which int64 arithmetic wraps to 0: with no data
+    # after the header the old check passed and reshape failed with a bare ValueError
+    payload = bytes([0, 0, 8, len(shape)]) + np.array(shape, ">u4").tobytes()
+    path = tmp_path / "x"
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(IDXError, match=rf"{re.escape(str(path))}: the header's dimensions "
+                                       r"\(.*\) multiply to \d+ bytes of uint8, more than any "
+                                       r"array can hold: the header is corrupt"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_trust_15_zero_length_dims_read_as_an_empty_array(tmp_path, gz):
+    payload = bytes([0, 0, 8, 3]) + np.array([0, 28, 28], ">u4").tobytes()
+    path = tmp_path / "x"
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    out = read_idx(path)
+    assert out.shape == (0, 28, 28) and out.dtype == np.uint8

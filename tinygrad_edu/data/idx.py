@@ -12,7 +12,9 @@ The files are often gzipped; the reader looks at the first two bytes (the gzip m
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -32,6 +34,7 @@ IDX_DTYPES: dict[int, np.dtype] = {
 }
 _CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 24  # bytes read at a time: the most a lying header makes us hold beyond the data
 
 
 class IDXError(ValueError):
@@ -45,20 +48,37 @@ def _fix(path: Path) -> str:
     return f"delete {path} and download it again (or copy an intact copy in its place)"
 
 
-def _decompress(path: Path, raw: bytes) -> bytes:
+def _read_exactly(path: Path, f, n: int) -> bytes | bytearray:
+    """Up to n bytes from the file or gzip stream f (fewer only at its end); several chunks
+    are joined into a bytearray, a fresh buffer the array can keep."""
+    parts, size = [], 0
     try:
-        return gzip.decompress(raw)
+        while size < n:
+            chunk = f.read(min(_CHUNK, n - size))  # bounded: a lying header allocates nothing
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
     except EOFError as e:
         raise IDXError(
-            f"{path}: the gzip stream ends early ({len(raw)} compressed bytes on disk): "
-            f"the file is truncated, probably an interrupted download; {_fix(path)}"
+            f"{path}: the gzip stream ends early ({path.stat().st_size} compressed bytes on "
+            f"disk): the file is truncated, probably an interrupted download; {_fix(path)}"
         ) from e
-    except (OSError, zlib.error) as e:
+    except (gzip.BadGzipFile, zlib.error) as e:
         raise IDXError(f"{path}: corrupt gzip data ({e}); {_fix(path)}") from e
+    return parts[0] if len(parts) == 1 else bytearray().join(parts)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return str(shape) if len(shape) <= 6 else f"({', '.join(map(str, shape[:6]))}, ...)"
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (gzipped or raw) into a numpy array.
+
+    The data is read, or decompressed, only as far as the header says it goes: a file
+    whose gzip stream expands far beyond its header is reported once it passes that size,
+    without being decompressed.
 
     Parameters
     ----------
@@ -75,9 +95,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     IDXError
-        If the magic number is wrong, the dtype code unknown, the header short, or the
-        data is not exactly ``prod(dims) * itemsize`` bytes long (a truncated file).
-        The message names the path, the expected and actual sizes, and the fix.
+        If the magic number is wrong, the dtype code unknown, the header short, its
+        dimensions multiply to more bytes than an array can hold, or the data is not
+        exactly ``prod(dims) * itemsize`` bytes long (a truncated file, or one longer than
+        its header says). The message names the path, the expected and actual sizes, and
+        the fix.
     FileNotFoundError
         If the file does not exist.
 
@@ -91,40 +113,72 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
            [3, 4, 5]], dtype=uint8)
     """
     path = Path(path)
-    raw = path.read_bytes()
-    gzipped = raw[:2] == _GZIP_MAGIC
-    data = _decompress(path, raw) if gzipped else raw
-    what = "decompressed size" if gzipped else "file size"
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if gzipped:
+            with gzip.GzipFile(fileobj=raw) as f:
+                return _read_stream(path, f, "decompressed size", None)
+        return _read_stream(path, raw, "file size", os.fstat(raw.fileno()).st_size)
 
-    if len(data) < 4:
+
+def _read_stream(path: Path, f, what: str, file_size: int | None) -> np.ndarray:
+    """The array in f, read no further than one byte past what its header promises."""
+    magic = _read_exactly(path, f, 4)
+    if len(magic) < 4:
         raise IDXError(
-            f"{path}: {len(data)} bytes ({what}) is too short for the 4-byte IDX magic "
+            f"{path}: {len(magic)} bytes ({what}) is too short for the 4-byte IDX magic "
             f"number; the file is empty or truncated; {_fix(path)}"
         )
-    zero0, zero1, code, ndim = data[:4]
+    zero0, zero1, code, ndim = magic
     if zero0 != 0 or zero1 != 0 or code not in IDX_DTYPES:
         raise IDXError(
-            f"{path}: not an IDX file: magic bytes {data[:4].hex(' ')}, expected "
+            f"{path}: not an IDX file: magic bytes {magic.hex(' ')}, expected "
             f"00 00 <dtype code: one of {', '.join(f'{c:02x}' for c in IDX_DTYPES)}> "
             f"<ndim>; check that this is the right file, or {_fix(path)}"
         )
     header_size = 4 + 4 * ndim
-    if len(data) < header_size:
+    dims = _read_exactly(path, f, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise IDXError(
             f"{path}: the header declares {ndim} dimensions, so it needs {header_size} "
-            f"bytes, but the {what} is {len(data)} bytes; the file is truncated; {_fix(path)}"
+            f"bytes, but the {what} is {4 + len(dims)} bytes; the file is truncated; "
+            f"{_fix(path)}"
         )
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     dtype = IDX_DTYPES[code]
-    expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        kind = "truncated" if len(data) < expected else "longer than its header says"
+    name = dtype.newbyteorder("=").name
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no int64 wrap-around
+    if nbytes > sys.maxsize:
         raise IDXError(
-            f"{path}: shape {shape} of {dtype.newbyteorder('=').name} needs {expected} bytes "
-            f"({what}), found {len(data)}: the file is {kind}; {_fix(path)}"
+            f"{path}: the header's dimensions {_shape_text(shape)} multiply to {nbytes} bytes "
+            f"of {name}, more than any array can hold: the header is corrupt; {_fix(path)}"
         )
-    out = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
-    return out.astype(dtype.newbyteorder("="))  # a native-order copy we own
+    expected = header_size + nbytes
+    if file_size is not None:  # a raw file's size is known before reading it
+        _check_size(path, shape, name, expected, file_size, what)
+        payload = bytearray(nbytes)
+        _check_size(path, shape, name, expected, header_size + f.readinto(payload), what)
+    else:  # a gzip stream is read one byte past the promise (its end also checks the CRC)
+        payload = _read_exactly(path, f, nbytes + 1)
+        _check_size(path, shape, name, expected, header_size + len(payload), what,
+                    longer_known=False)
+    out = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    native = dtype.newbyteorder("=")
+    if out.dtype == native and out.flags.writeable:
+        return out  # the bytearray read above: already a native-order array we own
+    return out.astype(native)  # a native-order copy we own
+
+
+def _check_size(path: Path, shape: tuple[int, ...], name: str, expected: int, found: int,
+                what: str, longer_known: bool = True) -> None:
+    if found != expected:
+        kind = "truncated" if found < expected else "longer than its header says"
+        shown = found if found < expected or longer_known else "more"
+        raise IDXError(
+            f"{path}: shape {_shape_text(shape)} of {name} needs {expected} bytes ({what}), "
+            f"found {shown}: the file is {kind}; {_fix(path)}"
+        )
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
