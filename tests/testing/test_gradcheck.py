@@ -507,3 +507,15 @@ def test_check_grad_uses_grad_output_for_the_first_derivatives():
     x = np.array([1.0, 2.0])
     with pytest.raises(GradcheckError, match=r"1 of 2 elements differ; worst at index \(0,\)"):
         check_grad(lambda t: HalfSquare.apply(t), x, grad_output=np.array([1.0, 0.0]))
+
+
+def test_gradcheck_rejects_a_grad_output_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"gradcheck: grad_output of shape \(3,\) does not "
+                       r"broadcast to fn's output shape \(2,\)"):
+        gradcheck(lambda t: t * t, [np.array([1.0, 2.0])], grad_output=np.ones(3))
+
+
+def test_gradcheck_rejects_inputs_that_are_not_a_list():
+    with pytest.raises(TypeError, match=r"gradcheck: inputs must be a list of arrays or "
+                       r"Tensors \(one per argument of fn\), got float"):
+        gradcheck(lambda t: t * t, 1.5)

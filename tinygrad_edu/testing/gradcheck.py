@@ -59,6 +59,9 @@ def _as_float64_inputs(op: str, inputs, need_one: bool = True) -> list[Tensor]:
     """Fresh float64 leaves; integer and boolean inputs stay constants (indices, labels, masks)."""
     if isinstance(inputs, Tensor | np.ndarray):
         inputs = [inputs]  # one array is one input, as in torch.autograd.gradcheck
+    elif not isinstance(inputs, Sequence) or isinstance(inputs, str | bytes):
+        raise TypeError(f"{op}: inputs must be a list of arrays or Tensors (one per argument "
+                        f"of fn), got {type(inputs).__name__}")
     out = []
     for i, x in enumerate(inputs):
         data = np.array(x.data if isinstance(x, Tensor) else x)  # a copy we may perturb
@@ -74,7 +77,7 @@ def _as_float64_inputs(op: str, inputs, need_one: bool = True) -> list[Tensor]:
         return out
     if not out:
         raise ValueError(f"{op}: no inputs to check; pass the points to differentiate at, "
-                         "for example gradcheck(fn, [np.array([1.0, 2.0])])")
+                         "one array per argument of fn, for example np.array([1.0, 2.0])")
     if not any(x.requires_grad for x in out):
         dtypes = [f"input {i} has dtype {x.dtype}" for i, x in enumerate(out)]
         listed = dtypes[0] if len(dtypes) == 1 else ", ".join(dtypes[:-1]) + " and " + dtypes[-1]
@@ -104,10 +107,14 @@ def _weights(shape, seed: int) -> np.ndarray:
     return np.asarray(rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape))
 
 
-def _given_weights(grad_output, shape) -> np.ndarray:
+def _given_weights(op: str, grad_output, shape) -> np.ndarray:
     v = np.asarray(grad_output.data if isinstance(grad_output, Tensor) else grad_output,
                    dtype=np.float64)
-    return np.broadcast_to(v, shape)
+    try:
+        return np.broadcast_to(v, shape)
+    except ValueError:
+        raise ValueError(f"{op}: grad_output of shape {v.shape} does not broadcast to fn's "
+                         f"output shape {tuple(shape)}; give one weight per output") from None
 
 
 # ---- the numeric side ------------------------------------------------------------------------
@@ -176,7 +183,7 @@ def numerical_grad(fn: Callable[..., Tensor], inputs: Sequence, eps: float = EPS
     xs = _as_float64_inputs("numerical_grad", inputs, need_one=False)
     out = _call("numerical_grad", fn, xs)
     if grad_output is not None:
-        v = _given_weights(grad_output, out.shape)
+        v = _given_weights("numerical_grad", grad_output, out.shape)
     else:
         v = np.ones(out.shape) if out.data.size == 1 else _weights(out.shape, COTANGENT_SEED)
     return _central_differences("numerical_grad", fn, xs, v, eps)
@@ -208,7 +215,7 @@ def _vjps(out: Tensor, xs, vs) -> list[list[np.ndarray | None]]:
 def _check(op: str, fn, xs, eps, atol, rtol, grad_output=None, label: str = "") -> None:
     out = _call(op, fn, xs)
     v = (_weights(out.shape, COTANGENT_SEED) if grad_output is None
-         else _given_weights(grad_output, out.shape))
+         else _given_weights(op, grad_output, out.shape))
     # one output: compare gradients per unit of v, the numbers the user would compute by hand
     unit = float(v.reshape(-1)[0]) if v.size == 1 and v.reshape(-1)[0] != 0 else 1.0
     if atol is None:  # the floor, plus what rounding can do to a central difference here
