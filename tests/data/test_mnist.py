@@ -463,6 +463,93 @@ def test_download_into_a_chosen_folder(server, tmp_path):
     assert len(mnist("test", root=target, download=False)[0]) == 3
 
 
+class Trickler:
+    """A local HTTP server that promises `size` bytes and sends one byte per `interval`
+    seconds: every socket read succeeds well within any timeout, the file never ends.
+
+    Each response stops by itself: when the client hangs up, or after `limit` bytes."""
+
+    def __init__(self, size: int = 10**6, interval: float = 0.01, limit: int = 3000) -> None:
+        self.sent: list[int] = []  # bytes sent, per request
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                sent = 0
+                try:
+                    for _ in range(limit):  # bounded: limit * interval seconds at most
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                        sent += 1
+                        outer.stop.wait(interval)
+                        if outer.stop.is_set():
+                            break
+                except OSError:  # the client gave up and closed the connection
+                    pass
+                outer.sent.append(sent)
+
+            def log_message(self, *args):
+                pass
+
+        self.stop = threading.Event()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/slow/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        if self.stop.is_set():
+            return
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()  # joins the handler threads, which stop at once now
+        self.thread.join()
+
+
+@pytest.fixture
+def trickler():
+    t = Trickler()
+    yield t
+    t.close()
+
+
+def test_trust_11_a_trickling_mirror_is_given_up_at_the_deadline(trickler, server, isolated):
+    # each byte comes long before the 30 s read timeout; only a deadline on the whole
+    # download stops it (3000 bytes at 0.01 s: without one this test would take 30 s and
+    # then fail on the truncated file)
+    files = gz_files(3, seed=33)
+    good = serve(server, "good", files)
+    folder = download("mnist", "train", mirrors=[trickler.url, good], sha256=sha_table(files),
+                      deadline=0.3)
+    assert len(mnist("train", root=folder, download=False)[0]) == 3  # the next mirror's
+    trickler.close()  # waits for both responses to end
+    assert len(trickler.sent) == 2                       # one request per file, given up
+
+
+def test_trust_11_download_deadline_is_reported_and_nothing_is_kept(trickler, isolated):
+    files = gz_files(3, seed=34)
+    with pytest.raises(DownloadError) as info:
+        download("mnist", "train", mirrors=[trickler.url], sha256=sha_table(files),
+                 timeout=30.0, deadline=0.3)
+    (url, reason), = info.value.attempts
+    assert url == f"{trickler.url}{TRAIN[0]}.gz"
+    assert re.fullmatch(r"TimeoutError: no complete file within the deadline of 0\.3 s "
+                        r"\(\d+ of 1000000 bytes received\); the mirror is too slow: "
+                        r"pass a larger deadline= on a slow connection", reason), reason
+    assert files_under(isolated["home"].parent) == []
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("name", ["timeout", "deadline"])
+def test_trust_11_download_rejects_a_bad_timeout_or_deadline(name, value, isolated):
+    with pytest.raises(ValueError, match=rf"download: {name} must be a positive number of "
+                                         rf"seconds, got {value}"):
+        download("mnist", "train", sha256={}, **{name: value})
+
+
 def test_default_mirrors_and_hashes():
     mirrors, hashes = DEFAULT_MIRRORS, DEFAULT_SHA256
     assert mirrors["mnist"][0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"

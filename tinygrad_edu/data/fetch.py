@@ -7,9 +7,11 @@ its SHA-256 matches :data:`SHA256`. Both tables can be changed here or per call.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -79,17 +81,31 @@ class DownloadError(OSError):
         self.files = files
 
 
-def _fetch(url: str, folder: Path, filename: str, expected: str, timeout: float) -> Path:
-    """Download url into a temporary file in folder; return it if its SHA-256 matches."""
+def _fetch(url: str, folder: Path, filename: str, expected: str, timeout: float,
+           deadline: float) -> Path:
+    """Download url into a temporary file in folder; return it if its SHA-256 matches.
+
+    `timeout` bounds each connection attempt and socket read; `deadline` the whole file,
+    checked after each read (so it ends at most `timeout` seconds late).
+    """
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
     try:
         digest, received = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as response:
+        give_up = time.monotonic() + deadline
+        with os.fdopen(fd, "wb") as f, \
+                urllib.request.urlopen(url, timeout=min(timeout, deadline)) as response:
             declared = response.headers.get("Content-Length")
-            while chunk := response.read(_CHUNK):
+            # read1 returns what one socket read brings: read(n) would wait for all n bytes
+            read = getattr(response, "read1", response.read)
+            while chunk := read(_CHUNK):
                 digest.update(chunk)
                 received += len(chunk)
                 f.write(chunk)
+                if time.monotonic() > give_up:
+                    raise TimeoutError(
+                        f"no complete file within the deadline of {deadline:g} s ({received} "
+                        f"of {declared or 'an unknown number of'} bytes received); the mirror "
+                        f"is too slow: pass a larger deadline= on a slow connection")
         # http.client's read(n) returns b"" at a closed connection, even short of the length
         if declared is not None and declared.isdigit() and received != int(declared):
             raise ConnectionError(f"truncated download: the connection closed after "
@@ -119,7 +135,7 @@ def _make_dirs(folder: Path) -> list[Path]:
 
 def download(name: str, split: str | None = None, *, folder: str | os.PathLike | None = None,
              mirrors: Sequence[str] | None = None, sha256: Mapping[str, str] | None = None,
-             timeout: float = 30.0) -> Path:
+             timeout: float = 30.0, deadline: float = 900.0) -> Path:
     """Download a dataset's missing files, verify them, and save them all or none.
 
     Each missing file is fetched from the mirrors in turn until one serves a file with the
@@ -140,7 +156,12 @@ def download(name: str, split: str | None = None, *, folder: str | os.PathLike |
     sha256 : mapping of str to str, optional
         ``{"train-images-idx3-ubyte.gz": hex digest, ...}``; by default ``SHA256[name]``.
     timeout : float
-        Seconds to wait for each connection or read.
+        Seconds to wait for each connection attempt or socket read.
+    deadline : float
+        Seconds one file may take from one mirror, from the request to the last byte
+        (15 minutes by default: MNIST's largest file, 9.9 MB, at 11 kB/s). A mirror that
+        keeps sending, but too slowly, counts as failed once it is past (checked after
+        each read, so at most ``timeout`` seconds late) and the next one is tried.
 
     Returns
     -------
@@ -153,7 +174,8 @@ def download(name: str, split: str | None = None, *, folder: str | os.PathLike |
         If every mirror fails for a file. The message lists each URL with its failure and
         says which files to put where by hand.
     ValueError
-        If a needed file has no known SHA-256 (nothing unverified is ever saved).
+        If a needed file has no known SHA-256 (nothing unverified is ever saved), or
+        ``timeout`` or ``deadline`` is not a positive number of seconds.
 
     Examples
     --------
@@ -171,6 +193,11 @@ def download(name: str, split: str | None = None, *, folder: str | os.PathLike |
     >>> sorted(p.name for p in folder.iterdir())
     ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
     """
+    for what, seconds in (("timeout", timeout), ("deadline", deadline)):
+        if isinstance(seconds, bool) or not (isinstance(seconds, (int, float))
+                                             and 0 < seconds < math.inf):
+            raise ValueError(f"download: {what} must be a positive number of seconds, "
+                             f"got {seconds!r}")
     name = canonical_name(name)
     folder = cache_dir(name) if folder is None else Path(folder)
     mirrors = MIRRORS[name] if mirrors is None else tuple(mirrors)
@@ -192,7 +219,8 @@ def download(name: str, split: str | None = None, *, folder: str | os.PathLike |
                 url = mirror.rstrip("/") + "/" + filename
                 print(f"tinygrad_edu: downloading {url}", file=sys.stderr)
                 try:
-                    fetched[filename] = _fetch(url, folder, filename, sha256[filename], timeout)
+                    fetched[filename] = _fetch(url, folder, filename, sha256[filename],
+                                               timeout, deadline)
                     break
                 except Exception as e:  # any failure: try the next mirror
                     attempts.append((url, f"{type(e).__name__}: {e}"))
