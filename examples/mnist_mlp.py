@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -165,8 +166,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                                   "one epoch is one iteration)")
     a("--batch-size", type=int, help="samples per gradient step; 0 = the whole training set")
     a("--batches-per-epoch", type=int,
-      help="0 = one pass over the data per epoch; k = k random minibatches per epoch "
-           "(document 002's loop uses 1)")
+      help="0 = one pass over the data per epoch; k = k random minibatches of --batch-size "
+           "per epoch, drawn without replacement (document 002's loop uses 1)")
     a("--lr", type=float, help="learning rate (alpha in the documents)")
     a("--optimizer", choices=["sgd", "adam"], help="plain/momentum SGD, or Adam")
     a("--momentum", type=float, help="SGD momentum (0 = plain gradient descent)")
@@ -185,8 +186,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
       help="samples as rows (x @ W.T + b, nn.Linear) or as columns (W @ X + b, documents "
            "000-003)")
     a("--augment", type=int, metavar="PIXELS",
-      help="shift each training image by a random offset of up to PIXELS (0 = off; the "
-           "default preset uses 2 for MNIST, 0 for Fashion-MNIST)")
+      help=f"shift each training image by a random offset of up to PIXELS (0 = off, at most "
+           f"{MAX_SHIFT}; the default preset uses 2 for MNIST, 0 for Fashion-MNIST)")
     a("--seed", type=int, default=0,
       help="seed of initialisation, shuffling and augmentation (default 0)")
     a("--limit", type=int, default=0, metavar="N",
@@ -206,16 +207,18 @@ def parse_args(argv: list[str] | None = None) -> Config:
     values = {**PRESETS[args.preset]}
     if args.preset == "default" and args.dataset == "fashion-mnist":
         values["augment"] = 0    # shifts help digits, not clothes: 88.0% with, 90.1% without
-    for name in PRESET_KEYS:
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
+    given = {name for name in PRESET_KEYS if getattr(args, name) is not None}
+    values.update({name: getattr(args, name) for name in given})
     cfg = Config(preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
                  sample=args.sample, download=not args.no_download,
                  seed=args.seed, limit=args.limit, out=args.out or f"runs/{args.preset}",
                  progress=not args.no_progress, plots=not args.no_plots, load=args.load,
                  verify=args.verify, **values)
-    _check_config(p, cfg)
+    _check_config(p, cfg, given)
     return cfg
+
+
+MAX_SHIFT = 4  # MNIST's digits fill the central 20x20 pixels: shifts past 4 cut them off
 
 
 PRESET_KEYS = ("epochs", "batch_size", "batches_per_epoch", "lr", "optimizer", "momentum",
@@ -248,13 +251,41 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _check_config(parser: argparse.ArgumentParser, cfg: Config) -> None:
+def _check_config(parser: argparse.ArgumentParser, cfg: Config, given: set[str]) -> None:
+    """Refuse values that would crash later, or quietly do something other than asked."""
     for name in ("epochs", "log_every"):
         if getattr(cfg, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("batch_size", "batches_per_epoch", "limit", "augment", "verify"):
         if getattr(cfg, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be at least 0")
+    if cfg.seed < 0:
+        parser.error(f"--seed must be at least 0, got {cfg.seed} (numpy's generators take "
+                     "non-negative seeds)")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        parser.error(f"--lr must be a positive number, got {cfg.lr}")
+    for name in ("momentum", "weight_decay"):
+        value = getattr(cfg, name)
+        if not (math.isfinite(value) and value >= 0):
+            parser.error(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
+    if cfg.momentum and cfg.optimizer != "sgd":
+        parser.error(f"--momentum is for --optimizer sgd; Adam keeps its own moving averages "
+                     f"and would ignore --momentum {cfg.momentum}")
+    if cfg.augment > MAX_SHIFT:
+        parser.error(f"--augment must be at most {MAX_SHIFT} pixels, got {cfg.augment}: "
+                     f"MNIST's digits fill the central 20x20 of the 28x28 image, so larger "
+                     f"shifts cut them off (at 28 and more, whole images are blank)")
+    if cfg.batches_per_epoch and cfg.batch_size == 0:
+        whose = "" if "batch_size" in given else f", preset {cfg.preset}'s value"
+        parser.error(f"--batches-per-epoch {cfg.batches_per_epoch} draws minibatches of "
+                     f"--batch-size samples, but --batch-size is 0 (the whole training "
+                     f"set{whose}); give --batch-size N, or leave out --batches-per-epoch")
+    if not cfg.load:
+        out = Path(cfg.out)
+        existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor))
+        if not existing.is_dir():
+            parser.error(f"--out {cfg.out}: {existing} is a file, not a folder; name a folder "
+                         f"(it is created if missing)")
     if cfg.verify and cfg.preset == "default":
         parser.error("--verify compares .backward() with a document's hand-derived formulas: "
                      "use it with --preset zhang, fang or khan")
@@ -264,6 +295,16 @@ def _check_config(parser: argparse.ArgumentParser, cfg: Config) -> None:
     if cfg.verify and cfg.loss == "mse" and cfg.activation != "sigmoid":
         parser.error("--verify with --loss mse follows document 002: it needs --activation "
                      "sigmoid")
+
+
+def check_batches(cfg: Config, n: int) -> None:
+    """--batches-per-epoch draws without replacement: it needs --batch-size <= n samples."""
+    if cfg.batches_per_epoch and cfg.batch_size > n:
+        print(f"error: --batches-per-epoch {cfg.batches_per_epoch} draws minibatches of "
+              f"--batch-size {cfg.batch_size} samples, but there are only {n} training "
+              f"samples; give --batch-size {n} or less, or leave out --batches-per-epoch",
+              file=sys.stderr)
+        raise SystemExit(2)
 
 
 # ---- data -------------------------------------------------------------------------------
@@ -326,6 +367,11 @@ def load_data(cfg: Config) -> Data:
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
     x_test, y_test = test
+    for split, images in (("training", x_train), ("test", x_test)):
+        if not len(images):
+            flag = f"--data-dir {where}" if cfg.data_dir else where
+            raise SystemExit(f"error: {flag}: the {title} {split} files hold no images; "
+                             f"put the full files there")
     if kind == "sample":
         line = (f"data: shipped MNIST sample, {len(x_train)} train / {len(x_test)} held-out "
                 f"test digits ({where})")
@@ -359,11 +405,13 @@ def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
 def minibatches(cfg: Config, n: int, epoch: int, rng: np.random.Generator) -> list:
     """Sample indices of each step of an epoch: one full batch, document 002's random
     minibatches, or a pass over the data in the shuffled order of `DataLoader`."""
-    if cfg.batch_size == 0 or cfg.batch_size >= n:
-        return [np.arange(n)]
     if cfg.batches_per_epoch:    # document 002: np.random.choice(N, 32, replace=False)
+        if cfg.batch_size == n:  # every sample each time (batch_inputs takes arange as is)
+            return [np.arange(n)] * cfg.batches_per_epoch
         return [rng.choice(n, cfg.batch_size, replace=False)
                 for _ in range(cfg.batches_per_epoch)]
+    if cfg.batch_size == 0 or cfg.batch_size >= n:
+        return [np.arange(n)]
     loader = datasets.DataLoader(np.arange(n), batch_size=cfg.batch_size, shuffle=True,
                                  seed=cfg.seed)
     loader.epoch = epoch
@@ -592,8 +640,9 @@ def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dic
                                           acc=f"{correct / seen:.4f}", refresh=False)
         if epoch_bar is not None:
             epoch_bar.close()
-        record = {"epoch": epoch, "loss": loss_sum / seen, "train_accuracy": correct / seen,
-                  "lr": optimizer.lr, "seconds": time.perf_counter() - t0}
+        record = {"epoch": epoch, "steps": len(batches), "loss": loss_sum / seen,
+                  "train_accuracy": correct / seen, "lr": optimizer.lr,
+                  "seconds": time.perf_counter() - t0}
         if bar is not None:
             bar.update()
             bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['train_accuracy']:.4f}",
@@ -763,9 +812,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     if cfg.load:
         return evaluate_checkpoint(cfg, argv)
-    out_dir = Path(cfg.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg)
+    check_batches(cfg, len(data.x_train))
+    out_dir = Path(cfg.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"error: --out {out_dir}: {exc.strerror or exc}") from None
     print(data.description)
     model = build_model(cfg, np.random.default_rng(cfg.seed))
     n_params = sum(p.size for p in model.parameters())

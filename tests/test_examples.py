@@ -4,6 +4,7 @@ Each test runs the script in a subprocess, as a user would, with `--sample` so i
 looks for or downloads the full dataset.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -214,3 +215,123 @@ def test_data_dir_uses_exactly_the_files_there(tmp_path):
     assert metrics["data"]["kind"] == "full" and metrics["data"]["where"] == str(folder)
     assert metrics["data"]["test_size"] == 300
     last_accuracy(proc.stdout)
+
+
+# flags that used to do something else, or end in a traceback (items 9 and 15)
+
+
+@pytest.fixture
+def example(monkeypatch):
+    """The script as a module, to call parse_args in-process (its import sets BLAS thread
+    counts with setdefault: set them here first, so the test process keeps its own)."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    spec = importlib.util.spec_from_file_location("mnist_mlp_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look the module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def parse_error(example, capsys, *argv) -> str:
+    """argparse's clean exit (status 2, usage line, one error line): the error line."""
+    with pytest.raises(SystemExit) as info:
+        example.parse_args(list(argv))
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("usage: "), err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--augment", "100"], "--augment must be at most 4 pixels, got 100: MNIST's digits "
+                           "fill the central 20x20 of the 28x28 image"),
+    (["--augment", "5"], "--augment must be at most 4 pixels, got 5"),
+    (["--batch-size", "0", "--batches-per-epoch", "3"],
+     "--batches-per-epoch 3 draws minibatches of --batch-size samples, but --batch-size is 0 "
+     "(the whole training set)"),
+    (["--preset", "zhang", "--batches-per-epoch", "2"],
+     "but --batch-size is 0 (the whole training set, preset zhang's value)"),
+    (["--momentum", "0.9"], "--momentum is for --optimizer sgd; Adam"),
+])
+def test_trust_09_flags_that_would_do_something_else_are_argparse_errors(example, capsys,
+                                                                         argv, message):
+    assert message in parse_error(example, capsys, *argv)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--seed", "-1"], "--seed must be at least 0, got -1"),
+    (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+    (["--lr", "0"], "--lr must be a positive number, got 0.0"),
+    (["--lr", "nan"], "--lr must be a positive number, got nan"),
+    (["--lr", "inf"], "--lr must be a positive number, got inf"),
+    (["--optimizer", "sgd", "--momentum", "-0.5"],
+     "--momentum must be a number >= 0, got -0.5"),
+    (["--weight-decay", "-1"], "--weight-decay must be a number >= 0, got -1.0"),
+])
+def test_trust_15_bad_numbers_are_argparse_errors(example, capsys, argv, message):
+    assert message in parse_error(example, capsys, *argv)
+
+
+def test_trust_15_out_naming_a_file_is_an_argparse_error(example, capsys, tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for out in (afile, afile / "run"):
+        line = parse_error(example, capsys, "--out", str(out))
+        assert f"--out {out}: {afile} is a file, not a folder" in line
+    assert afile.read_text() == "mine"
+
+
+def test_trust_15_bad_flags_exit_cleanly_from_the_command_line(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for argv in (["--seed", "-1"], ["--lr", "-1"], ["--out", str(afile)]):
+        proc = run(*argv, *QUICK, cwd=tmp_path, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith("usage: ")
+
+
+def test_trust_09_batches_per_epoch_is_what_each_epoch_does(tmp_path):
+    # batch size = the whole (limited) set: 3 full-batch steps per epoch, as asked and
+    # as recorded; before, the flag was ignored (1 step) but still written to metrics.json
+    run("--limit", "50", "--batch-size", "50", "--batches-per-epoch", "3", "--epochs", "2",
+        "--hidden", "8", "--augment", "0", "--no-plots", "--out", str(tmp_path), *QUICK,
+        cwd=tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["batches_per_epoch"] == 3
+    assert [r["steps"] for r in metrics["epochs"]] == [3, 3]
+
+
+def test_trust_09_batches_per_epoch_larger_than_the_data_is_an_error(tmp_path):
+    proc = run("--limit", "50", "--batch-size", "64", "--batches-per-epoch", "2",
+               "--no-plots", "--out", str(tmp_path / "out"), *QUICK, cwd=tmp_path,
+               check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert ("--batches-per-epoch 2 draws minibatches of --batch-size 64 samples, but there "
+            "are only 50 training samples") in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_trust_09_augment_at_the_limit_still_trains(example):
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[:, 4:24, 4:24] = 255                        # ink in the central 20x20 box
+    shifted = example.shift_images(images, 4, np.random.default_rng(0))
+    assert (shifted.reshape(3, -1).sum(1) == images.reshape(3, -1).sum(1)).all()
+
+
+@pytest.mark.parametrize("empty", ["train", "t10k"])
+def test_trust_15_zero_image_files_are_a_clear_error(tmp_path, empty):
+    from tinygrad_edu.data import mnist_sample, write_idx
+
+    images, labels = mnist_sample("test")
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for prefix in ("train", "t10k"):
+        n = 0 if prefix == empty else 20
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images[:n])
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels[:n].astype(np.uint8))
+    proc = run("--data-dir", str(folder), "--epochs", "1", "--hidden", "8", "--no-plots",
+               "--no-progress", "--out", str(tmp_path / "out"), cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    split = "training" if empty == "train" else "test"
+    assert (f"error: --data-dir {folder}: the MNIST {split} files hold no images"
+            in proc.stderr)
