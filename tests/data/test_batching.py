@@ -1,5 +1,7 @@
 """DataLoader and batches: coverage, alignment, reproducible shuffling, clear errors."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -156,3 +158,16 @@ def test_repr_names_the_settings():
     text = repr(DataLoader(np.zeros(6), np.zeros(6), batch_size=4, shuffle=True, seed=1))
     assert text == ("DataLoader(2 arrays of 6 samples, batch_size=4, shuffle=True, seed=1, "
                     "drop_last=False)")
+
+
+@pytest.mark.parametrize(("seed", "error", "message"), [
+    (-1, ValueError, "seed must be >= 0 (numpy's generators take non-negative seeds), got -1"),
+    (1.5, TypeError, "seed must be None or an int, got float 1.5"),
+    ("0", TypeError, "seed must be None or an int, got str '0'"),
+    (True, TypeError, "seed must be None or an int, got bool True"),
+])
+def test_trust_15_dataloader_checks_its_seed_when_made(seed, error, message):
+    # numpy refused a negative or fractional seed only at the first shuffled epoch, with
+    # "expected non-negative integer" and no word of the DataLoader
+    with pytest.raises(error, match=re.escape(f"DataLoader: {message}")):
+        DataLoader(np.arange(5), batch_size=2, shuffle=True, seed=seed)

@@ -42,10 +42,10 @@ class DataLoader:
     Raises
     ------
     ValueError
-        If no array is given, an array is 0-d, the arrays' lengths differ, or
-        ``batch_size`` is less than 1.
+        If no array is given, an array is 0-d, the arrays' lengths differ,
+        ``batch_size`` is less than 1, or ``seed`` is negative.
     TypeError
-        If ``batch_size`` is not an integer.
+        If ``batch_size`` is not an integer, or ``seed`` is neither None nor an integer.
 
     Examples
     --------
@@ -79,6 +79,13 @@ class DataLoader:
                             f"{type(batch_size).__name__} {batch_size!r}")
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, Integral):
+                raise TypeError(f"DataLoader: seed must be None or an int, got "
+                                f"{type(seed).__name__} {seed!r}")
+            if seed < 0:
+                raise ValueError(f"DataLoader: seed must be >= 0 (numpy's generators take "
+                                 f"non-negative seeds), got {seed}")
         self.arrays = arrays
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
