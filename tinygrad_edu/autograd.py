@@ -103,7 +103,7 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         node = t._ctx
         if node.inputs is None:
             raise _freed_graph_error(node)
-        for x in node.inputs:
+        for x in function.recorded_inputs(t):
             if x._ctx is not None and x not in found:
                 stack.append(x)
     return sorted(found, key=_recorded_at)
@@ -178,6 +178,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             node = t._ctx
             if node.inputs is None:
                 raise _freed_graph_error(node)
+            if last_write[0] > t._seq:  # something was written in place after t was made
+                function.recorded_inputs(t)
             if t._retains_grad or (targets is not None and t in targets):
                 with _grad_lock:
                     _deliver(t, g, targets, create_graph, stored)
@@ -244,17 +246,19 @@ def _check_unwritten(node: function.Function, out: Tensor) -> None:
     node was recorded: the rule would mix old and new values (PyTorch's version check)."""
     for i, x in enumerate(node.inputs):
         if function._written_since(x.data, out._seq):
-            what = f"input {i}" if len(node.inputs) > 1 else "input"
+            what = f"input {i}" if len(node.inputs) > 1 else "the input"
             break
     else:
         if not function._written_since(out.data, out._seq):
             return
-        what, x = "output", out
+        what, x = "the output", out
     raise GraphError(
-        f"backward: {node.name} needs the value its {what} (shape {x.shape}, dtype {x.dtype}) "
-        f"had when {node.name} ran, but it has since been modified by an in-place operation "
-        "(-=, add_, copy_, t[i] = v, an optimiser's step or load_state_dict); compute the "
-        "forward pass again after the update, or make the change out of place (t2 = t - x)")
+        f"backward: {what} of {node.name} (shape {x.shape}, dtype {x.dtype}) was modified "
+        f"by an in-place operation (-=, add_, copy_, t[i] = v, an optimiser's step or "
+        f"load_state_dict) after {node.name} used it, so its gradient could mix old and new "
+        "values (a node refuses if any of its inputs or its output changed since it ran); run "
+        "the forward pass again after the update, or change the tensor out of place "
+        "(t2 = t - x)")
 
 
 def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]) -> None:

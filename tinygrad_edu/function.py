@@ -87,6 +87,40 @@ def version(data: np.ndarray) -> int:
     return 0 if entry is None else entry[1]
 
 
+def note_update(seq: int) -> None:
+    """An in-place op inside the graph made a tensor numbered `seq`: nodes recorded before it
+    look up their inputs again (`recorded_inputs`)."""
+    if seq > _last_write[0]:
+        _last_write[0] = seq
+
+
+def recorded_inputs(t) -> tuple:
+    """The inputs of the op that made `t`, as they were when it ran.
+
+    An in-place op inside the graph (`y -= y.mean()`) gives the Tensor object `y` a new value
+    and a new place in the graph, but ops recorded before it took `y` with its old value. Such
+    an input (numbered after `t`) is replaced here, once, by the tensor that now holds its old
+    value and place (`y._before`); the node keeps the corrected inputs.
+    """
+    node = t._ctx
+    if _last_write[0] > t._seq and node.inputs is not None:
+        seq, changed, inputs = t._seq, False, []
+        for x in node.inputs:
+            while x._ctx is not None and x._seq > seq:
+                before = x._before() if getattr(x, "_before", None) is not None else None
+                if before is None:
+                    raise GraphError(
+                        f"{node.name}: an input of shape {x.shape} was updated in place inside "
+                        f"the graph after {node.name} used it, and the value it had then was "
+                        "freed by a backward pass through the update; backpropagate through "
+                        "both in one backward call, or pass retain_graph=True to the first")
+                x, changed = before, True
+            inputs.append(x)
+        if changed:
+            node.inputs = tuple(inputs)
+    return node.inputs
+
+
 def _written_since(data: np.ndarray, seq: int) -> bool:
     entry = _writes.get(id(_owner(data)))
     return entry is not None and entry[0] > seq
@@ -124,6 +158,7 @@ class Function:
     generation = 0
     module = None  # the Module (if any) whose forward made this node
     carry = 0  # how many backward passes in a row this node's graph has been carried over
+    view = False  # True for ops whose output may share its input's memory (reshape, x[i], ...)
 
     @classmethod
     def apply(cls, *inputs, **params):

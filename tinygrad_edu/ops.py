@@ -396,6 +396,7 @@ class LogSoftmax(Function):
 
 def _target_index(target: np.ndarray, class_dim: int) -> tuple:
     """The index that picks each sample's target class: `x[index]` has the shape of target."""
+    target = target.copy()  # backward keeps it, and the caller may reuse its label array
     if target.ndim == 1:                             # (N,) labels of (N, C) logits
         return np.arange(target.shape[0]), target
     positions = list(np.indices(target.shape, sparse=True))  # 0..N-1 and over extra dims
@@ -442,7 +443,7 @@ class CrossEntropy(_ClassIndexLoss):
             self.index, self.target = _target_index(target, c), None
             losses = log_total.squeeze(c) - shifted[self.index]
         else:
-            self.index, self.target = None, target.astype(x.dtype, copy=False)
+            self.index, self.target = None, target.astype(x.dtype)   # a copy, kept for backward
             losses = -np.add.reduce(self.target * (shifted - log_total), axis=c)
         self.reduction, self.count = reduction, losses.size
         if reduction == "none":
@@ -545,11 +546,21 @@ class MatMul(Function):
 class Reshape(Function):
     """out = x with a new shape (same elements, same order)"""
 
+    view = True
+
     def forward(self, x, shape):
         return x.reshape(shape)
 
     def backward(self, grad):
         return grad.reshape(self.inputs[0].shape)    # the same elements, back in x's shape
+
+    # An in-place op on a view inside the graph writes through to the viewed tensor (x), and
+    # the view becomes a view of x's new value: `write_back` and `view_again` (tensor.py).
+    def write_back(self, x, value):
+        x.copy_(value.reshape(x.shape))
+
+    def view_again(self, x, shape):
+        return x.reshape(shape)
 
     def explain_error(self, inputs, params, exc):
         (x,) = inputs
@@ -561,6 +572,8 @@ class Reshape(Function):
 class Permute(Function):
     """out = x with its dims reordered"""
 
+    view = True
+
     def forward(self, x, dims):
         self.dims = dims
         return x.transpose(dims)                     # numpy checks dims (see explain_error)
@@ -571,6 +584,12 @@ class Permute(Function):
         for i, d in enumerate(self.dims):
             inverse[d % n] = i
         return Permute.apply(grad, dims=tuple(inverse))
+
+    def write_back(self, x, value):
+        x.copy_(value.permute(tuple(int(i) for i in np.argsort([d % x.ndim for d in self.dims]))))
+
+    def view_again(self, x, shape):
+        return Permute.apply(x, dims=self.dims)
 
     def explain_error(self, inputs, params, exc):
         shape, dims = inputs[0].shape, tuple(params["dims"])
@@ -585,6 +604,8 @@ class Permute(Function):
 class Expand(Function):
     """out = x broadcast to a larger shape"""
 
+    view = True
+
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
 
@@ -597,21 +618,30 @@ class Expand(Function):
 
 
 def _numpy_index(index):
-    """A Tensor inside an index becomes its array."""
-    Tensor = _tensor.Tensor
+    """A Tensor inside an index becomes its array; arrays are copied (the rule keeps the index,
+    and a later change to the caller's array must not reach it)."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index.data if isinstance(index, Tensor) else index
+        return tuple(_index_part(i) for i in index)
+    return _index_part(index)
+
+
+def _index_part(i):
+    i = i.data if isinstance(i, _tensor.Tensor) else i
+    return np.array(i) if isinstance(i, (np.ndarray, list)) else i
 
 
 def _has_array(index) -> bool:
-    """Integer-array indexing can repeat an element: its backward must accumulate."""
+    """Integer-array indexing can repeat an element: its backward must accumulate. A list,
+    an array or a tuple inside the index is an integer array (numpy's rule)."""
     parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype != bool for i in parts)
+    return any(isinstance(i, (list, tuple, np.ndarray)) and np.asarray(i).dtype != bool
+               for i in parts)
 
 
 class GetItem(Function):
     """out = x[index]: slices, integers, integer arrays, boolean masks"""
+
+    view = True
 
     def forward(self, x, index):
         self.index = _numpy_index(index)
@@ -620,6 +650,12 @@ class GetItem(Function):
     def backward(self, grad):
         # dout/dx = 1 at each picked position; positions picked twice add up
         return ScatterAdd.apply(grad, index=self.index, shape=self.inputs[0].shape)
+
+    def write_back(self, x, value):
+        x[self.index] = value
+
+    def view_again(self, x, shape):
+        return GetItem.apply(x, index=self.index)
 
     def explain_error(self, inputs, params, exc):
         return type(exc)(f"getitem: index {params['index']!r} does not fit a tensor of shape "

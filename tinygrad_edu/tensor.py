@@ -9,12 +9,13 @@ from __future__ import annotations
 import numbers
 import weakref
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from . import ops
 from .errors import DimError, DtypeError, GraphError, ShapeError
-from .function import Function, mark_written, state
+from .function import Function, mark_written, note_update, state
 from .shapes import normalize_dims
 
 Scalar = int | float | bool
@@ -45,8 +46,10 @@ class Tensor:
 
     # `_seq`, set with `_ctx` when an op records this tensor, numbers the recorded tensors in
     # the order they were made: backward runs the rule of the highest number first.
+    # `_before`, set only by an in-place op inside the graph, is a weak reference to the tensor
+    # that took over this one's earlier value (see `function.recorded_inputs`).
     __slots__ = ("data", "requires_grad", "grad", "_ctx", "_seq", "name", "_retains_grad",
-                 "__weakref__")
+                 "_before", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -216,14 +219,16 @@ class Tensor:
                 raise OverflowError(f"{other} does not fit in this tensor's dtype {self.dtype}; "
                                     "convert the tensor first, for example "
                                     "t.astype(np.int64)") from None
-        if not isinstance(other, np.ndarray):
-            try:
-                return Tensor(other)
-            except TypeError:
-                raise TypeError(f"unsupported operand: a Tensor and {type(other).__name__} "
-                                f"({other!r:.60}); tensor arithmetic takes Tensors, numbers and "
-                                "numeric numpy arrays") from None
-        return Tensor(other)
+        if isinstance(other, np.ndarray):  # copied, as PyTorch does: the op may keep it
+            return Tensor(other.copy())
+        if isinstance(other, ValuesIndices):
+            return Tensor(other)  # its own error: take .values
+        try:
+            return Tensor(other)
+        except TypeError:
+            raise TypeError(f"unsupported operand: a Tensor and {type(other).__name__} "
+                            f"({other!r:.60}); tensor arithmetic takes Tensors, numbers and "
+                            "numeric numpy arrays") from None
 
     # ---- arithmetic (elementwise, broadcasting) ----------------------------------------
     # `other if isinstance(other, Tensor) else self._lift(other)`: a Tensor operand (the
@@ -342,11 +347,17 @@ class Tensor:
                     "updated in place while grad mode is on, which would cut it from its own "
                     "gradient; update parameters inside `with no_grad():` (as optimisers do), "
                     "or compute a new tensor (w2 = w - x)")
+            viewed = self._viewed_tensor(name)
             _check_update(name, self, other, self.shape if target is None else target,
                           None if casts else ufunc)
             old = self._hand_over()
             result = op(old, old if other is self else other)
-            self._take_over(result if result.dtype == self.dtype else result.astype(self.dtype))
+            if result.dtype != self.dtype:
+                result = result.astype(self.dtype)
+            if viewed is not None:  # write through to the viewed tensor, then view it again
+                old._ctx.write_back(viewed, result)
+                result = old._ctx.view_again(viewed, self.shape)
+            self._take_over(result)
             return self
         try:
             if ufunc is None:
@@ -364,6 +375,28 @@ class Tensor:
         mark_written(self.data)
         return self
 
+    def _viewed_tensor(self, name: str) -> Tensor | None:
+        """The tensor this one is a view of (x for y = x[0], x.T, x.reshape(...)), which an
+        in-place op inside the graph must update too; None when this one is no view."""
+        node = self._ctx
+        if self.data.base is None or (node is not None and not node.view):
+            return None
+        if node is None or node.inputs is None or not hasattr(node, "write_back"):
+            raise GraphError(
+                f"{name}: this tensor (shape {self.shape}) shares memory with another one (a "
+                "view made outside the graph, an expand() or a freed graph), so an in-place "
+                "op inside the graph cannot update both; update the other tensor itself "
+                "(y[0:2] = ...), do it under no_grad(), or compute a new tensor")
+        base = node.inputs[0]
+        while base._ctx is not None and base._ctx.view and base.data.base is not None:
+            base = base._ctx.inputs[0]
+        if base._ctx is None and base.requires_grad:
+            raise GraphError(
+                f"{name}: this tensor (shape {self.shape}) is a view of a leaf tensor that "
+                f"requires grad (shape {base.shape}); an in-place op on it while grad mode is on "
+                "would cut the leaf from its own gradient; update it inside `with no_grad():`")
+        return node.inputs[0]
+
     def _hand_over(self) -> Tensor:
         """A new Tensor that takes this one's current value and place in the graph, so an
         in-place op can take it as its input while this object becomes the op's output."""
@@ -373,6 +406,8 @@ class Tensor:
         if node is not None:
             old._ctx, old._seq = node, self._seq
             node._output = weakref.ref(old)
+            old._before = getattr(self, "_before", None)
+        self._before = weakref.ref(old)  # ops that took self before this update resolve to old
         return old
 
     def _take_over(self, result: Tensor) -> None:
@@ -380,9 +415,9 @@ class Tensor:
         self.data, self.requires_grad = result.data, result.requires_grad
         self._ctx, self._seq = result._ctx, result._seq
         self._ctx._output = weakref.ref(self)
-        # Nodes recorded before this update that took this object as an input would now see
-        # the new value and send their gradient through the update: stamp it as written.
-        mark_written(self.data, self._seq)
+        # Nodes recorded before this update took this object as an input: their backward must
+        # find the old value and place (`function.recorded_inputs`), not this op's output.
+        note_update(self._seq)
 
     # ---- conversion to Python numbers --------------------------------------------------
     def __float__(self) -> float:
@@ -484,21 +519,56 @@ class Tensor:
         count = self.data.size // total.data.size if total.data.size else 0
         return total * (1.0 / count if count else float("nan"))
 
-    def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        """Largest value over `dim`. Ties split the gradient evenly among the maxima."""
+    def max(self, dim: int | Sequence[int] | None = None,
+            keepdim: bool = False) -> Tensor | ValuesIndices:
+        """The largest value; along one dim, the largest values and where they are.
+
+        As in PyTorch: with `dim` an int the result is `(values, indices)` (a named tuple:
+        `logits.max(1).indices` are the predicted classes); with no dim, or a tuple of dims
+        (PyTorch's `amax`), it is the Tensor of values. Ties split the gradient evenly among
+        the maxima (PyTorch's max(dim) gives it all to the index it returns).
+
+        Examples
+        --------
+        >>> values, indices = Tensor([[1.0, 5.0], [7.0, 2.0]]).max(1)
+        >>> values, indices
+        (Tensor([5., 7.], dtype=float32), Tensor([1, 0], dtype=int64))
+        """
+        values = ops.Max.apply(self, dim=dim, keepdim=keepdim)
+        if not isinstance(dim, (int, np.integer)):
+            return values
+        return ValuesIndices(values, self.argmax(dim, keepdim))
+
+    def min(self, dim: int | Sequence[int] | None = None,
+            keepdim: bool = False) -> Tensor | ValuesIndices:
+        """The smallest value; along one dim, `(values, indices)`: as `max`."""
+        values = ops.Min.apply(self, dim=dim, keepdim=keepdim)
+        if not isinstance(dim, (int, np.integer)):
+            return values
+        return ValuesIndices(values, self.argmin(dim, keepdim))
+
+    def amax(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """The largest values over `dim` (an int or a tuple), without their indices."""
         return ops.Max.apply(self, dim=dim, keepdim=keepdim)
 
-    def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        """Smallest value over `dim`. Ties split the gradient evenly among the minima."""
+    def amin(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """The smallest values over `dim` (an int or a tuple), without their indices."""
         return ops.Min.apply(self, dim=dim, keepdim=keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (first one on ties); an integer tensor, no gradient."""
+        return self._arg("argmax", dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the smallest value (first one on ties); an integer tensor, no gradient."""
+        return self._arg("argmin", dim, keepdim)
+
+    def _arg(self, name: str, dim: int | None, keepdim: bool) -> Tensor:
         if dim is None:
-            return Tensor._make(np.asarray(self.data.argmax()), False)
+            return Tensor._make(np.asarray(getattr(self.data, name)()), False)
         from .shapes import normalize_dim
-        d = normalize_dim(dim, self.ndim, "argmax", self.shape)
-        return Tensor._make(np.asarray(self.data.argmax(axis=d, keepdims=keepdim)), False)
+        d = normalize_dim(dim, self.ndim, name, self.shape)
+        return Tensor._make(np.asarray(getattr(self.data, name)(axis=d, keepdims=keepdim)), False)
 
     def softmax(self, dim: int = -1) -> Tensor:
         return ops.Softmax.apply(self, dim=dim)
@@ -690,10 +760,20 @@ def _inplace_shape_error(name: str, t: Tensor, other: Tensor, target=None) -> Sh
                       "a tensor's shape: compute a new tensor instead (t2 = t + x)")
 
 
+class ValuesIndices(NamedTuple):
+    """What `max(dim)` and `min(dim)` return, as in PyTorch: the values and their indices."""
+
+    values: Tensor
+    indices: Tensor
+
+
 def _numeric_array(data, dtype=None) -> np.ndarray:
     """`data` (numbers, nested lists of numbers, a numpy scalar) as an array of `dtype`: by
     default float32, and a numpy scalar's own dtype. None or a string would silently become NaN
     or a number, so they are refused."""
+    if isinstance(data, ValuesIndices):
+        raise TypeError("Tensor: got the (values, indices) pair that max(dim) and min(dim) "
+                        "return, as in PyTorch; take its .values (or use amax/amin)")
     raw = np.asarray(data)
     if raw.dtype.kind == "O" and all(isinstance(v, numbers.Number) for v in raw.flat):
         raw = raw.astype(np.float64)  # Python ints too large for int64
@@ -724,7 +804,11 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def where(condition, x, y) -> Tensor:
     """`x` where `condition` holds, else `y` (broadcasting); the condition gets no gradient."""
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        raise DtypeError(f"where: the condition must be bool, got {cond.dtype} (a nonzero number "
+                         "would silently count as True); compare first: where(c > 0, x, y)")
+    cond = cond.copy()  # the rule keeps it: a later change to the caller's mask must not reach it
     base = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
     return ops.Where.apply(base._lift(x), base._lift(y), condition=cond)
 

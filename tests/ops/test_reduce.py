@@ -12,7 +12,7 @@ from tinygrad_edu.testing import strategies as tst
 from ..twins import GRAD_SIZE
 
 SUM_LIKE = {"sum": np.sum, "mean": np.mean}
-MAX_LIKE = {"max": np.max, "min": np.min}
+MAX_LIKE = {"amax": np.max, "amin": np.min}  # values over any dims (max(dim) adds indices)
 
 
 def _np_softmax(a, axis):
@@ -110,8 +110,8 @@ def test_max_and_min_grad_and_second_derivative_match_numerical(name, case, keep
 def test_max_and_min_of_an_empty_tensor_over_a_dim_that_has_elements_are_empty():
     # numpy's rule: only a max over no elements has no value (test_errors has that case)
     x = Tensor(np.ones((0, 3), np.float32), requires_grad=True)
-    assert x.max(1).shape == (0,) and x.min(1, keepdim=True).shape == (0, 1)
-    x.max(1).sum().backward()
+    assert x.max(1).values.shape == (0,) and x.min(1, keepdim=True).values.shape == (0, 1)
+    x.amax(1).sum().backward()
     assert x.grad.shape == (0, 3) and x.grad.dtype == np.float32
 
 
@@ -123,7 +123,7 @@ def test_max_ties_split_the_gradient_evenly():
 
 def test_max_ties_split_per_row_along_dim():
     x = Tensor([[5.0, 5.0, 5.0], [1.0, 4.0, 4.0], [0.0, -1.0, 2.0]], requires_grad=True)
-    x.max(dim=1).sum().backward()
+    x.max(dim=1).values.sum().backward()
     assert_grads_close(x.grad, [[1 / 3, 1 / 3, 1 / 3], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])
 
 
@@ -136,9 +136,28 @@ def test_min_ties_split_the_gradient_evenly():
 @given(x=tst.arrays(min_dims=1))
 def test_max_grad_sums_to_the_number_of_maxima_taken(x):
     t = Tensor(x, requires_grad=True)
-    out = t.max(dim=0)
+    out = t.amax(dim=0)
     out.sum().backward()
     np.testing.assert_allclose(t.grad.data.sum(), out.data.size, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(case=array_and_dim(array=tst.distinct_arrays, one_dim=True), keepdim=st.booleans())
+def test_trust_15_max_and_min_along_a_dim_give_values_and_indices_as_pytorch(name, case, keepdim):
+    x, dim = case
+    values, indices = getattr(Tensor(x), name)(dim, keepdim=keepdim)
+    np.testing.assert_array_equal(values.data, MAX_LIKE["a" + name](x, axis=dim,
+                                                                    keepdims=keepdim))
+    arg = np.argmax if name == "max" else np.argmin
+    np.testing.assert_array_equal(indices.data, arg(x, axis=dim, keepdims=keepdim))
+    result = getattr(Tensor(x), name)(dim)
+    assert result.indices is result[1] and result.values is result[0]
+
+
+def test_trust_15_the_values_indices_pair_is_no_tensor_operand():
+    x = Tensor([[1.0, 5.0], [7.0, 2.0]])
+    with pytest.raises(TypeError, match=r"max\(dim\) and min\(dim\) return.*\.values"):
+        x - x.max(1, keepdim=True)
 
 
 @given(case=array_and_dim(one_dim=True), keepdim=st.booleans())
@@ -149,6 +168,8 @@ def test_argmax_matches_numpy_and_records_nothing(case, keepdim):
     np.testing.assert_array_equal(out.data, np.argmax(x, axis=dim, keepdims=keepdim))
     assert out.dtype.kind == "i" and not out.requires_grad
     assert t.argmax().item() == np.argmax(x)
+    np.testing.assert_array_equal(t.argmin(dim, keepdim=keepdim).data,
+                                  np.argmin(x, axis=dim, keepdims=keepdim))
 
 
 # ---- softmax and log_softmax ----------------------------------------------------------------

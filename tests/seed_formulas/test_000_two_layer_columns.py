@@ -146,7 +146,7 @@ def test_000_argmax_erratum(data):
     net = draw_two_layer_net(data, param_range=(-0.5, 0.5), x_range=(-1.0, 1.0))
     A2 = tensor_forward(*leaves([net.W1, net.b1, net.W2, net.b2]), net.X, net.Y).A2
     C = A2.shape[0]
-    written = A2.max(dim=0).data                  # the document's prediction
+    written = A2.max(dim=0).values.data           # the document's prediction
     argmax = A2.argmax(dim=0).data                # the corrected prediction
 
     # max(A2) is a probability: at least 1/C (the columns sum to 1), below 1, so not a label

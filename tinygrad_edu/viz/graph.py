@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from .. import ops
+from .. import function, ops
 from ..errors import GraphError
 from ..function import Function
 from ..tensor import Tensor
@@ -85,7 +85,7 @@ def _display_order(root: Tensor, caller: str) -> list[Tensor]:
                 "loss.backward(retain_graph=True); to see every gradient as well, call "
                 "tinygrad_edu.viz.retain_grads(loss) before that backward")
         stack.append((t, True))
-        stack.extend((x, False) for x in reversed(t._ctx.inputs)
+        stack.extend((x, False) for x in reversed(function.recorded_inputs(t))
                      if x._ctx is not None and id(x) not in visited)
     return order
 
