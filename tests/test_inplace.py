@@ -488,3 +488,42 @@ def test_trust_15_float_int_and_format_of_a_one_element_tensor():
     assert f"{Tensor([1.0, 2.0])}" == str(Tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match=r"only one-element tensors .* shape \(2,\)"):
         float(Tensor([1.0, 2.0]))
+
+
+# ---- more of the same kind, found by a sweep after the listed items -------------------------
+
+def test_trust_more_an_unshuffled_batch_cannot_change_the_dataset():
+    from tinygrad_edu.data import DataLoader
+    images = np.arange(8, dtype=np.float32).reshape(4, 2)
+    for xb, _ in DataLoader(images, np.arange(4), batch_size=2):
+        x = Tensor(xb)
+        with pytest.raises(ValueError, match="sub_: this tensor's memory is read-only"):
+            x -= 1.0
+        x = x - 1.0                               # the out-of-place form works
+    np.testing.assert_array_equal(images, np.arange(8).reshape(4, 2))
+
+
+def test_trust_more_grad_gives_each_input_a_gradient_of_its_own():
+    x, y = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    gx, gy = grad(((x + y) * Tensor([2.0, 2.0])).sum(), [x, y])
+    gx *= 10                                      # does not reach gy
+    np.testing.assert_array_equal(gy.data, [2.0, 2.0])
+
+
+def test_trust_more_clamp_takes_tensor_bounds_and_refuses_others():
+    x = Tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    low = Tensor([-1.0, -1.0, -1.0], requires_grad=True)
+    out = x.clamp(min=low, max=2.0)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, [-1.0, 0.5, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(low.grad.data, [1.0, 0.0, 0.0])
+    with pytest.raises(TypeError, match="clamp: min must be a number or a Tensor, got str"):
+        x.clamp(min="0")
+    np.testing.assert_array_equal(Tensor([-2.0, 3.0]).clip(-1, 1).data, [-1.0, 1.0])
+
+
+def test_trust_more_where_refuses_a_condition_that_is_not_bool():
+    from tinygrad_edu import DtypeError, where
+    with pytest.raises(DtypeError, match="where: the condition must be bool, got float32"):
+        where(Tensor([0.3, 0.0]), Tensor([1.0, 2.0]), 0.0)

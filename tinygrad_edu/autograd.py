@@ -394,5 +394,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         if g is None and not allow_unused:
             raise GraphError(f"grad: input {i} (shape {x.shape}) is not used to compute the "
                              "outputs; pass allow_unused=True to get None for it")
+        if g is not None and any(g.data is r.data for r in result if r is not None):
+            g = g.clone() if create_graph else Tensor._make(g.data.copy(), False)  # its own
         result.append(g)
     return tuple(result)

@@ -485,9 +485,22 @@ class Tensor:
         """Elementwise minimum; where the two are equal, each gets half the gradient."""
         return ops.Minimum.apply(self, other if isinstance(other, Tensor) else self._lift(other))
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Limit values to [min, max]; the gradient is 1 inside and 0 outside."""
+    def clamp(self, min: float | Tensor | None = None,
+              max: float | Tensor | None = None) -> Tensor:
+        """Limit values to [min, max]; the gradient is 1 inside and 0 outside.
+
+        A bound may be a Tensor (broadcast against self): where it wins, it gets the gradient.
+        """
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self if min is None else where((self < min).data, self._lift(min), self)
+            return out if max is None else where((out > max).data, out._lift(max), out)
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and not isinstance(bound, (int, float, np.number)):
+                raise TypeError(f"clamp: {name} must be a number or a Tensor, got "
+                                f"{type(bound).__name__}")
         return ops.Clamp.apply(self, low=min, high=max)
+
+    clip = clamp
 
     def astype(self, dtype) -> Tensor:
         """Convert to `dtype`; the gradient is converted back to this tensor's dtype.

@@ -114,8 +114,8 @@ class DataLoader:
         self.epoch += 1
         for b in range(len(self)):
             start, stop = b * self.batch_size, (b + 1) * self.batch_size
-            if order is None:
-                yield tuple(a[start:stop] for a in self.arrays)  # views, no copy
+            if order is None:  # views, no copy: read-only, so `x -= mean` cannot change the data
+                yield tuple(_read_only(a[start:stop]) for a in self.arrays)
             else:
                 idx = order[start:stop]
                 yield tuple(a[idx] for a in self.arrays)
@@ -141,3 +141,8 @@ def batches(*arrays: np.ndarray, batch_size: int, shuffle: bool = False,
     """
     return iter(DataLoader(*arrays, batch_size=batch_size, shuffle=shuffle, seed=seed,
                            drop_last=drop_last))
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    view.flags.writeable = False
+    return view
