@@ -473,3 +473,149 @@ def test_trust_02_backward_through_a_graph_recorded_before_step_raises(make):
     opt.zero_grad()
     with pytest.raises(GraphError, match=r"Pow .*modified by an in-place operation"):
         l2.backward()
+
+
+# ---- state_dict / load_state_dict (issue 16, item 5) ---------------------------------------
+
+def two_params(seed: int = 0) -> list[Tensor]:
+    rng = np.random.default_rng(seed)
+    return [leaf(rng.standard_normal((3, 2))), leaf(rng.standard_normal(2))]
+
+
+def gradient_steps(seed: int, count: int) -> list:
+    rng = np.random.default_rng(seed)
+    return [[rng.standard_normal((3, 2)), rng.standard_normal(2)] for _ in range(count)]
+
+
+MAKERS = {
+    "adam": lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.99), weight_decay=0.01),
+    "sgd": lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+@given(before=st.integers(0, 3), after=st.integers(1, 3))
+def test_first_05_a_loaded_state_continues_as_the_uninterrupted_run(kind, before, after):
+    grads = gradient_steps(1, before + after)
+    params = two_params()
+    whole = MAKERS[kind](params)
+    run_steps(whole, params, grads)
+
+    first = two_params()
+    opt = MAKERS[kind](first)
+    run_steps(opt, first, grads[:before])
+    saved = opt.state_dict()
+    resumed_params = [leaf(p.data.copy()) for p in first]
+    resumed = Adam(resumed_params) if kind == "adam" else SGD(resumed_params, lr=1.0)
+    resumed.load_state_dict(saved)               # other hyper-parameters: the saved ones win
+    run_steps(resumed, resumed_params, grads[before:])
+    for a, b in zip(params, resumed_params, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert repr(resumed) == repr(whole)
+
+
+def test_first_05_state_dict_is_pytorchs_layout_with_numpy_copies():
+    params = two_params()
+    opt = Adam(params, lr=0.01)
+    run_steps(opt, params, gradient_steps(2, 2))
+    state = opt.state_dict()
+    assert state["param_groups"] == [{"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8,
+                                      "weight_decay": 0.0, "params": [0, 1]}]
+    assert sorted(state["state"]) == [0, 1]
+    entry = state["state"][1]
+    assert sorted(entry) == ["exp_avg", "exp_avg_sq", "step"]
+    assert all(isinstance(v, np.ndarray) for v in entry.values()) and int(entry["step"]) == 2
+    entry["exp_avg"][:] = 99.0                   # a snapshot: the optimiser keeps its own
+    assert not (opt.state[id(params[1])]["exp_avg"] == 99.0).any()
+    assert SGD(params, lr=0.1).state_dict()["state"] == {}
+
+
+def test_first_05_optimizers_have_a_repr():
+    params = two_params()
+    assert repr(Adam(params, lr=0.01)) == ("Adam(2 parameters, lr=0.01, betas=(0.9, 0.999), "
+                                           "eps=1e-08, weight_decay=0.0)")
+    assert repr(SGD(params[:1], lr=0.1, momentum=0.9)) == (
+        "SGD(1 parameter, lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, "
+        "weight_decay=0.0)")
+
+
+def bad_states():
+    params = two_params()
+    opt = Adam(params, lr=0.01)
+    run_steps(opt, params, gradient_steps(3, 1))
+    good = opt.state_dict()
+
+    def changed(**parts):
+        return {**good, **parts}
+
+    group = good["param_groups"][0]
+    sgd = SGD(params, lr=0.1, momentum=0.9)
+    run_steps(sgd, params, gradient_steps(3, 1))
+    return [
+        ("count", changed(param_groups=[{**group, "params": [0]}]),
+         r"the state is for 1 parameters, this optimiser has 2"),
+        ("shape", changed(state={0: good["state"][0], 1: {
+            **good["state"][1], "exp_avg_sq": np.zeros(3)}}),
+         r"exp_avg_sq of parameter 1 \(shape \(2,\)\) has shape \(3,\)"),
+        ("kind", sgd.state_dict(),
+         r"do not fit Adam \(lr, betas, eps, weight_decay\): unexpected \['dampening', "
+         r"'momentum', 'nesterov'\], missing \['betas', 'eps'\]"),
+        ("value", changed(param_groups=[{**group, "lr": -1.0}]),
+         r"Adam.load_state_dict: Adam: lr must be >= 0.0, got -1.0"),
+        ("index", changed(state={**good["state"], 5: good["state"][0]}),
+         r"state for parameter 5, but this optimiser has parameters 0..1"),
+        ("entries", changed(state={0: {"momentum_buffer": np.zeros((3, 2))}}),
+         r"parameter 0 \(shape \(3, 2\)\) has entries \['momentum_buffer'\]; Adam keeps"),
+        ("step", changed(state={0: {**good["state"][0], "step": np.array(-1)}}),
+         r"the step count of parameter 0 \(shape \(3, 2\)\) must be an int >= 0"),
+        ("layout", {"state": {}}, r"the dict lacks \['param_groups'\]"),
+    ]
+
+
+@pytest.mark.parametrize(("what", "state", "message"), bad_states(), ids=lambda v: v
+                         if isinstance(v, str) and " " not in v else "")
+def test_first_05_load_state_dict_checks_the_fit_and_changes_nothing(what, state, message):
+    from tinygrad_edu.nn import StateDictError
+
+    params = two_params(5)
+    opt = Adam(params, lr=0.5, weight_decay=0.1)
+    run_steps(opt, params, gradient_steps(4, 2))
+    before_state, before_repr = opt.state_dict(), repr(opt)
+    with pytest.raises(StateDictError, match=message):
+        opt.load_state_dict(state)
+    assert repr(opt) == before_repr
+    after = opt.state_dict()
+    for i in before_state["state"]:
+        for name, value in before_state["state"][i].items():
+            np.testing.assert_array_equal(after["state"][i][name], value)
+
+
+def test_first_05_load_state_dict_refuses_a_non_dict():
+    with pytest.raises(TypeError, match="SGD.load_state_dict: expected the dict "
+                                        "optimizer.state_dict\\(\\) returns, got list"):
+        SGD(two_params(), lr=0.1).load_state_dict([])
+
+
+def test_first_05_loading_optimizer_state_writes_no_parameter():
+    params = two_params()
+    opt = SGD(params, lr=0.1, momentum=0.9)
+    run_steps(opt, params, gradient_steps(6, 1))
+    versions = [function.version(p.data) for p in params]
+    values = [p.data.copy() for p in params]
+    SGD(params, lr=0.1).load_state_dict(opt.state_dict())
+    assert [function.version(p.data) for p in params] == versions
+    for p, v in zip(params, values, strict=True):
+        np.testing.assert_array_equal(p.data, v)
+
+
+def test_first_05_state_arrays_take_the_parameters_dtype():
+    p32 = Tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = Adam([p32])
+    opt.load_state_dict({"state": {"0": {"step": 3, "exp_avg": np.ones(2),
+                                         "exp_avg_sq": np.ones(2)}},
+                         "param_groups": [{"lr": 0.1, "betas": [0.9, 0.999], "eps": 1e-8,
+                                           "weight_decay": 0.0, "params": [0]}]})
+    assert opt.state[id(p32)]["exp_avg"].dtype == np.float32 and opt.betas == (0.9, 0.999)
+    p32.grad = Tensor(np.ones(2, np.float32))
+    opt.step()
+    assert opt.state[id(p32)]["step"] == 4 and p32.data.dtype == np.float32

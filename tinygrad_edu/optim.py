@@ -17,12 +17,17 @@ A training step::
     loss = F.cross_entropy(model(x), y)
     loss.backward()
     optimizer.step()
+
+`state_dict()` and `load_state_dict()` save and restore an optimiser as PyTorch's do: the
+hyper-parameters in `param_groups` and each parameter's state (momentum buffer; Adam's step
+and moving averages) keyed by the parameter's index, as numpy arrays, so training resumes
+where it stopped (`tinygrad_edu.save(model, path, optimizer=optimizer)` keeps both).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -121,6 +126,158 @@ class Optimizer:
     def lr(self, value: float) -> None:
         self._lr = _check_range(type(self).__name__, "lr", value, 0.0)
 
+    # the constructor's hyper-parameters and the per-parameter state, by name (subclasses)
+    hyper_parameters: tuple[str, ...] = ("lr",)
+    state_names: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.hyper_parameters)
+        count = len(self.params)
+        return f"{type(self).__name__}({count} parameter{'s' * (count != 1)}, {values})"
+
+    def state_dict(self) -> dict:
+        """The optimiser's state as PyTorch lays it out, to save and load later.
+
+        Returns
+        -------
+        dict
+            ``{"state": {index: {name: numpy array}}, "param_groups": [{hyper-parameter:
+            value, ..., "params": [0, 1, ...]}]}``: one group holding every parameter; a
+            parameter's state (copies of its arrays) under its index in ``params`` order,
+            only for parameters that have state (after their first step).
+
+        Examples
+        --------
+        >>> from tinygrad_edu import Tensor
+        >>> w = Tensor([1.0, -1.0], requires_grad=True)
+        >>> opt = Adam([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> state = opt.state_dict()
+        >>> state["param_groups"]
+        [{'lr': 0.1, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'params': [0]}]
+        >>> sorted(state["state"][0]), int(state["state"][0]["step"])
+        (['exp_avg', 'exp_avg_sq', 'step'], 1)
+        """
+        group = {name: getattr(self, name) for name in self.hyper_parameters}
+        group["params"] = list(range(len(self.params)))
+        state = {}
+        for i, p in enumerate(self.params):
+            saved = self.state.get(id(p))
+            if saved is not None:
+                state[i] = {name: np.array(saved[name]) for name in self.state_names}
+        return {"state": state, "param_groups": [group]}
+
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Restore hyper-parameters and per-parameter state saved by `state_dict()`.
+
+        All or nothing: everything is checked against this optimiser's parameters (their
+        count, each array's shape, the hyper-parameters' names and values) before anything
+        changes. The parameters themselves are not touched (load the model's weights with
+        `Module.load_state_dict`).
+
+        Parameters
+        ----------
+        state_dict : mapping
+            ``{"state": ..., "param_groups": [...]}`` as `state_dict()` returns it (indices
+            may be ints or digit strings; arrays are cast to each parameter's dtype).
+
+        Raises
+        ------
+        TypeError
+            `state_dict` is not a mapping.
+        StateDictError
+            It does not fit: another optimiser's hyper-parameters, another parameter count,
+            a state array of another shape, unknown or missing state entries.
+
+        Examples
+        --------
+        >>> from tinygrad_edu import Tensor
+        >>> w = Tensor([1.0, -1.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> again = SGD([w], lr=0.5, momentum=0.5)
+        >>> again.load_state_dict(opt.state_dict())
+        >>> again
+        SGD(1 parameter, lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0)
+        """
+        from .nn.modules import StateDictError  # nn imports this package: import lazily
+
+        op = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{op}: expected the dict optimizer.state_dict() returns, got "
+                            f"{type(state_dict).__name__}")
+        missing = {"state", "param_groups"} - set(state_dict)
+        if missing:
+            raise StateDictError(f"{op}: the dict lacks {sorted(missing)}; pass what "
+                                 "optimizer.state_dict() returned")
+        groups = state_dict["param_groups"]
+        if not (isinstance(groups, (list, tuple)) and len(groups) == 1
+                and isinstance(groups[0], Mapping)):
+            raise StateDictError(f"{op}: expected one parameter group (a list of one dict), "
+                                 f"got {groups!r:.80}")
+        group = dict(groups[0])
+        n = len(self.params)
+        indices = group.pop("params", None)
+        if not isinstance(indices, (list, tuple)) or len(indices) != n:
+            count = len(indices) if isinstance(indices, (list, tuple)) else "no"
+            raise StateDictError(f"{op}: the state is for {count} parameters, this optimiser "
+                                 f"has {n}; build it with the same parameters, in the same "
+                                 "order, as the one that was saved")
+        expected = set(self.hyper_parameters)
+        if set(group) != expected:
+            extra, lacking = sorted(set(group) - expected), sorted(expected - set(group))
+            raise StateDictError(f"{op}: the hyper-parameters do not fit "
+                                 f"{type(self).__name__} ({', '.join(self.hyper_parameters)}):"
+                                 f" unexpected {extra}, missing {lacking}; was it saved from "
+                                 "another kind of optimiser?")
+        try:  # the constructor checks every value; a probe keeps this one unchanged
+            probe = type(self)(self.params, **group)
+        except (TypeError, ValueError) as exc:
+            raise StateDictError(f"{op}: {exc}") from None
+        state = self._checked_state(op, state_dict["state"], StateDictError)
+        for name in self.hyper_parameters:
+            setattr(self, name, getattr(probe, name))
+        self.state = state
+
+    def _checked_state(self, op: str, saved, error) -> dict[int, dict]:
+        """The saved per-parameter state, checked and copied, keyed by id(param)."""
+        if not isinstance(saved, Mapping):
+            raise error(f"{op}: 'state' must be a dict index -> state, got "
+                        f"{type(saved).__name__}")
+        state: dict[int, dict] = {}
+        for key, entry in saved.items():
+            index = int(key) if isinstance(key, str) and key.isdigit() else key
+            if not (isinstance(index, (int, np.integer)) and 0 <= index < len(self.params)):
+                raise error(f"{op}: state for parameter {key!r}, but this optimiser has "
+                            f"parameters 0..{len(self.params) - 1}")
+            p = self.params[index]
+            names = set(entry) if isinstance(entry, Mapping) else None
+            if names != set(self.state_names):
+                raise error(f"{op}: the state of {_describe(index, p)} has entries "
+                            f"{sorted(names) if names is not None else entry!r}; "
+                            f"{type(self).__name__} keeps {sorted(self.state_names)}")
+            state[id(p)] = {name: self._checked_entry(op, error, index, p, name, entry[name])
+                            for name in self.state_names}
+        return state
+
+    def _checked_entry(self, op, error, index: int, p: Tensor, name: str, value):
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if name == "step":
+            if not (array.shape == () and array.dtype.kind in "iu" and array >= 0):
+                raise error(f"{op}: the step count of {_describe(index, p)} must be an int "
+                            f">= 0, got {value!r}")
+            return int(array)
+        if array.shape != p.shape:
+            raise error(f"{op}: {name} of {_describe(index, p)} has shape {array.shape}; "
+                        "it must have its parameter's shape: was the state saved for "
+                        "another model?")
+        if array.dtype.kind not in "fiu":
+            raise error(f"{op}: {name} of {_describe(index, p)} has dtype {array.dtype}; "
+                        "expected floats")
+        return array.astype(p.data.dtype)  # a copy: the caller's arrays stay theirs
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set `.grad` to None)."""
         for p in self.params:
@@ -180,6 +337,7 @@ class SGD(Optimizer):
         w = w - lr * g
 
     With no momentum and no decay this is the seeds' update `w := w - alpha * dw`.
+    `state_dict()` holds each parameter's momentum buffer (after its first step).
 
     Examples
     --------
@@ -191,6 +349,9 @@ class SGD(Optimizer):
     >>> w
     Tensor([0.8, 1.6], dtype=float32, requires_grad=True)
     """
+
+    hyper_parameters = ("lr", "momentum", "dampening", "nesterov", "weight_decay")
+    state_names = ("momentum_buffer",)
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
@@ -234,6 +395,8 @@ class Adam(Optimizer):
         v = beta2 * v + (1 - beta2) * g^2
         w = w - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
+    `state_dict()` holds each parameter's step t, m (``exp_avg``) and v (``exp_avg_sq``).
+
     Examples
     --------
     >>> from tinygrad_edu import Tensor
@@ -244,6 +407,9 @@ class Adam(Optimizer):
     >>> w
     Tensor([ 0.9, -0.9], dtype=float32, requires_grad=True)
     """
+
+    hyper_parameters = ("lr", "betas", "eps", "weight_decay")
+    state_names = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -269,8 +435,9 @@ class Adam(Optimizer):
             state = self.state.get(id(p))
             if state is None:
                 state = self.state[id(p)] = {"step": 0, "exp_avg": np.zeros_like(w),
-                                             "exp_avg_sq": np.zeros_like(w),
-                                             "scratch": np.empty_like(w)}
+                                             "exp_avg_sq": np.zeros_like(w)}
+            if "scratch" not in state:                         # not saved by state_dict()
+                state["scratch"] = np.empty_like(w)
             state["step"] += 1
             t, m, v, tmp = state["step"], state["exp_avg"], state["exp_avg_sq"], state["scratch"]
             # the formulas above, in place: no array is allocated per step
