@@ -385,3 +385,65 @@ def test_trust_14_a_save_killed_mid_way_is_cleaned_up_by_the_next(tmp_path):
     make_temporary(tmp_path, left, 120)               # a couple of minutes later
     save(model(), tmp_path / "m.npz")
     assert leftovers(tmp_path, "m.npz") == []
+
+
+# ---- the optimiser's state beside the model (issue 16, item 5) -----------------------------
+
+def train_step(net, opt) -> None:
+    from tinygrad_edu.nn import functional as F
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 4)).astype(np.float32), rng.integers(0, 2, 8)
+    opt.zero_grad()
+    F.cross_entropy(net(Tensor(x)), y).backward()
+    opt.step()
+
+
+def test_first_05_save_and_load_carry_the_optimizer_state(tmp_path):
+    from tinygrad_edu import function
+    from tinygrad_edu.optim import Adam
+
+    net = model()
+    opt = Adam(net.parameters(), lr=0.05, weight_decay=1e-3)
+    for _ in range(3):
+        train_step(net, opt)
+    path = save(net, tmp_path / "run.npz", metadata={"epoch": 3}, optimizer=opt)
+    ckpt = load(path)
+    assert sorted(ckpt) == sorted(net.state_dict())          # the model's arrays only
+    assert ckpt.metadata == {"epoch": 3}
+    assert ckpt.optimizer["param_groups"][0]["lr"] == 0.05
+    assert int(ckpt.optimizer["state"][0]["step"]) == 3
+    assert "optimizer=<state of 4 parameters>" in repr(ckpt)
+
+    again = model(seed=7)
+    again_opt = Adam(again.parameters())
+    versions = [function.version(p.data) for p in again.parameters()]
+    again_opt.load_state_dict(ckpt.optimizer)                # marks no parameter
+    assert [function.version(p.data) for p in again.parameters()] == versions
+    again.load_state_dict(ckpt)                              # the weights are a write
+    assert all(function.version(p.data) > v
+               for p, v in zip(again.parameters(), versions, strict=True))
+    train_step(net, opt)                                     # both continue alike
+    train_step(again, again_opt)
+    for (name, a), b in zip(net.state_dict().items(), again.state_dict().values(),
+                            strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_first_05_a_checkpoint_without_optimizer_state_still_loads(tmp_path):
+    net = model()
+    old = tmp_path / "old.npz"                 # as save wrote it before optimiser state
+    np.savez(old, **net.state_dict(), __metadata__=np.array('{"epoch": 1}'))
+    ckpt = load(old)
+    assert ckpt.optimizer is None and ckpt.metadata == {"epoch": 1}
+    model(seed=3).load_state_dict(ckpt)
+    assert load(save(net, tmp_path / "new.npz")).optimizer is None
+
+
+def test_first_05_save_refuses_what_is_not_an_optimizer_state(tmp_path):
+    net = model()
+    with pytest.raises(TypeError, match="optimizer must be an optimiser .* got list"):
+        save(net, tmp_path / "a.npz", optimizer=[1, 2])
+    with pytest.raises(ValueError, match="names starting '__optimizer__' are reserved"):
+        save({"__optimizer__.state.0.x": np.zeros(2)}, tmp_path / "b.npz")
+    assert list(tmp_path.iterdir()) == []

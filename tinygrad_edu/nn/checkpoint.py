@@ -1,8 +1,11 @@
 """Checkpoints: a state dict (and optional metadata) in one `.npz` file, written atomically.
 
 The file is a plain numpy archive: one array per parameter name, plus the metadata as a
-JSON string in a 0-d unicode array under the reserved key `__metadata__`. It loads with
-`allow_pickle=False`, so opening a checkpoint never runs code.
+JSON string in a 0-d unicode array under the reserved key `__metadata__`. An optimiser's
+state, when given, is stored beside them: its per-parameter arrays as
+`__optimizer__.state.<index>.<name>` and its hyper-parameters as JSON under `__optimizer__`.
+It loads with `allow_pickle=False`, so opening a checkpoint never runs code. Checkpoints
+written before optimiser state existed load as before (with no optimiser state).
 
 `save` writes a temporary file in the same folder and renames it over the target with
 `os.replace`, so the target is always either the old complete file or the new complete
@@ -39,6 +42,7 @@ from ..tensor import Tensor
 from .modules import Module
 
 METADATA_KEY = "__metadata__"
+OPTIMIZER_KEY = "__optimizer__"   # its JSON; the arrays under "__optimizer__.state.<i>.<name>"
 
 # When the next save removes a temporary left by a killed one (seconds since it was written)
 STALE_IF_WRITER_EXITED = 60.0
@@ -52,18 +56,26 @@ class CheckpointError(TinygradEduError, ValueError):
 
 
 class Checkpoint(dict):
-    """A loaded checkpoint: the state dict (name -> numpy array) with `.metadata` beside it.
+    """A loaded checkpoint: the state dict (name -> numpy array) with `.metadata` beside it,
+    and `.optimizer`: the optimiser's state dict if one was saved, else None.
 
-    It is a plain dict of arrays, so `model.load_state_dict(load(path))` works as is.
+    It is a plain dict of arrays, so `model.load_state_dict(load(path))` works as is, and
+    `optimizer.load_state_dict(checkpoint.optimizer)` restores the optimiser.
     """
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], metadata: dict | None = None):
+    def __init__(self, arrays: Mapping[str, np.ndarray], metadata: dict | None = None,
+                 optimizer: dict | None = None):
         super().__init__(arrays)
         self.metadata: dict = metadata if metadata is not None else {}
+        self.optimizer: dict | None = optimizer
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{name!r}: {value.shape}" for name, value in self.items())
-        return f"Checkpoint({{{shapes}}}, metadata={self.metadata!r})"
+        extra = ""
+        if self.optimizer is not None:
+            count = len(self.optimizer["param_groups"][0].get("params", []))
+            extra = f", optimizer=<state of {count} parameters>"
+        return f"Checkpoint({{{shapes}}}, metadata={self.metadata!r}{extra})"
 
 
 def _json_default(value):
@@ -91,6 +103,9 @@ def _arrays_of(obj) -> dict[str, np.ndarray]:
         if name == METADATA_KEY:
             raise ValueError(f"save: the name {METADATA_KEY!r} is reserved for the metadata; "
                              "pass metadata=... instead")
+        if name.startswith(OPTIMIZER_KEY):
+            raise ValueError(f"save: names starting {OPTIMIZER_KEY!r} are reserved for an "
+                             "optimiser's state; pass optimizer=... instead")
         array = np.asarray(value.data if isinstance(value, Tensor) else value)
         if array.dtype.hasobject:
             raise TypeError(f"save: {name!r} holds Python objects (dtype object); a checkpoint "
@@ -99,9 +114,53 @@ def _arrays_of(obj) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _optimizer_arrays(optimizer) -> dict[str, np.ndarray]:
+    """An optimiser (or its state dict) as arrays: its JSON and each state array."""
+    state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
+    if not (isinstance(state, Mapping) and isinstance(state.get("state"), Mapping)
+            and isinstance(state.get("param_groups"), (list, tuple))):
+        raise TypeError(f"save: optimizer must be an optimiser (SGD, Adam) or the dict its "
+                        f"state_dict() returns, got {type(optimizer).__name__}")
+    arrays = {OPTIMIZER_KEY: np.array(json.dumps({"param_groups": list(state["param_groups"])},
+                                                 default=_json_default))}
+    for index, entry in state["state"].items():
+        if not (isinstance(index, (int, np.integer)) and isinstance(entry, Mapping)):
+            raise TypeError(f"save: the optimiser state must map parameter indices to dicts, "
+                            f"got {index!r}: {type(entry).__name__}")
+        for name, value in entry.items():
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if not isinstance(name, str) or "." in name or array.dtype.kind not in "biuf":
+                raise TypeError(f"save: optimiser state {index}.{name} must be a numeric "
+                                f"array under a name without dots, got {array.dtype}")
+            arrays[f"{OPTIMIZER_KEY}.state.{int(index)}.{name}"] = array
+    return arrays
+
+
+def _split_optimizer(arrays: dict[str, np.ndarray], path: Path) -> dict | None:
+    """Take the optimiser's entries out of a loaded archive; its state dict, or None."""
+    if OPTIMIZER_KEY not in arrays:
+        return None
+    try:
+        saved = json.loads(str(arrays.pop(OPTIMIZER_KEY)[()]))
+        groups = saved["param_groups"]
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"load: {str(path)!r} has unreadable optimiser state: "
+                              f"{exc}") from exc
+    state: dict[int, dict] = {}
+    prefix = f"{OPTIMIZER_KEY}.state."
+    for key in [k for k in arrays if k.startswith(prefix)]:
+        index, _, name = key[len(prefix):].partition(".")
+        if not (index.isdigit() and name):
+            raise CheckpointError(f"load: {str(path)!r} has an optimiser entry {key!r} that "
+                                  f"is not {prefix}<index>.<name>")
+        state.setdefault(int(index), {})[name] = arrays.pop(key)
+    return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+
 def save(obj: Module | Mapping[str, Any], path: str | os.PathLike,
-         metadata: Mapping[str, Any] | None = None) -> Path:
-    """Write a module's state dict (or a state dict) and metadata to `path`, atomically.
+         metadata: Mapping[str, Any] | None = None, *, optimizer=None) -> Path:
+    """Write a module's state dict (or a state dict), metadata and optionally an optimiser's
+    state to `path`, atomically.
 
     Parameters
     ----------
@@ -112,6 +171,9 @@ def save(obj: Module | Mapping[str, Any], path: str | os.PathLike,
     metadata : mapping, optional
         JSON-serialisable information to keep beside the arrays (epoch, accuracy, config);
         numpy numbers are converted.
+    optimizer : Optimizer or its state dict, optional
+        Saved too, so training can resume: `load(path).optimizer` gives it back for
+        `optimizer.load_state_dict`. Its arrays are stored as arrays, never pickled.
 
     Returns
     -------
@@ -145,8 +207,18 @@ def save(obj: Module | Mapping[str, Any], path: str | os.PathLike,
     >>> ckpt = load(path)
     >>> sorted(ckpt), ckpt.metadata
     (['bias', 'weight'], {'epoch': 3})
+
+    With the optimiser, to resume training later:
+
+    >>> from tinygrad_edu.optim import SGD
+    >>> model = Linear(2, 1, rng=0)
+    >>> optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    >>> _ = save(model, path, optimizer=optimizer)
+    >>> optimizer.load_state_dict(load(path).optimizer)
     """
     arrays = _arrays_of(obj)
+    if optimizer is not None:
+        arrays.update(_optimizer_arrays(optimizer))
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"save: metadata must be a dict, got {type(metadata).__name__}")
     text = json.dumps(dict(metadata or {}), default=_json_default)
@@ -262,7 +334,8 @@ def load(path: str | os.PathLike) -> Checkpoint:
     -------
     Checkpoint
         A dict of numpy arrays (pass it to `Module.load_state_dict`) whose `.metadata`
-        holds the saved metadata ({} if none).
+        holds the saved metadata ({} if none) and `.optimizer` the optimiser's state dict
+        (None if none was saved).
 
     Raises
     ------
@@ -321,7 +394,8 @@ def load(path: str | os.PathLike) -> Checkpoint:
             raise CheckpointError(f"load: {str(path)!r} has unreadable metadata: {exc}") from exc
         if not isinstance(metadata, dict):
             raise CheckpointError(f"load: {str(path)!r} has metadata that is not a dict")
-    return Checkpoint(arrays, metadata)
+    optimizer = _split_optimizer(arrays, path)
+    return Checkpoint(arrays, metadata, optimizer)
 
 
 def _size(nbytes: int) -> str:
