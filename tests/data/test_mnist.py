@@ -5,6 +5,7 @@ folders moved into tmp_path, and with mirrors pointing at 127.0.0.1.
 """
 
 import copy
+import errno
 import gzip
 import hashlib
 import http.server
@@ -392,8 +393,8 @@ def test_connection_cut_short_is_reported_as_truncated(server, isolated):
     files = gz_files(3, seed=26)
     short = {name: (body[:100], len(body)) for name, body in files.items()}
     size = len(files[f"{TRAIN[0]}.gz"])
-    with pytest.raises(DownloadError, match=rf"ConnectionError: truncated download: the "
-                                            rf"connection closed after 100 of {size} bytes"):
+    with pytest.raises(DownloadError, match=rf"truncated: the connection closed after 100 "
+                                            rf"of {size} bytes"):
         mnist("train", mirrors=[serve(server, "m", short)], sha256=sha_table(files))
     assert files_under(isolated["cache"]) == []
 
@@ -403,8 +404,9 @@ def test_server_down_lists_the_mirror_and_where_to_put_files(refused_url, isolat
     with pytest.raises(DownloadError) as info:
         mnist("train", mirrors=[refused_url], sha256=sha_table(files))
     message = str(info.value)
-    assert f"{refused_url}{TRAIN[0]}.gz\n    -> URLError" in message
-    assert "refused" in message.lower()
+    host = refused_url.split("/")[2]
+    assert f"{refused_url}{TRAIN[0]}.gz\n    -> connection refused: nothing answers at " \
+           f"{host}\n" in message
     folder = cache_dir("mnist")
     assert f"put the files\n  {TRAIN[0]}.gz, {TRAIN[1]}.gz\n" in message
     assert f"in\n  {folder}\n" in message and "root=" in message
@@ -421,7 +423,8 @@ def test_every_failed_mirror_is_listed(server, refused_url):
         mnist("train", mirrors=[refused_url, f"{server.url}/gone"], sha256=sha_table(files))
     reasons = [reason for _, reason in info.value.attempts]
     assert len(reasons) == 2
-    assert reasons[0].startswith("URLError") and "HTTP Error 404" in reasons[1]
+    assert reasons[0].startswith("connection refused: ")
+    assert reasons[1] == "HTTP error 404 (Not Found)"
     assert f"{server.url}/gone/{TRAIN[0]}.gz" in str(info.value)
 
 
@@ -536,7 +539,7 @@ def test_trust_11_download_deadline_is_reported_and_nothing_is_kept(trickler, is
                  timeout=30.0, deadline=0.3)
     (url, reason), = info.value.attempts
     assert url == f"{trickler.url}{TRAIN[0]}.gz"
-    assert re.fullmatch(r"TimeoutError: no complete file within the deadline of 0\.3 s "
+    assert re.fullmatch(r"timeout: no complete file within the deadline of 0\.3 s "
                         r"\(\d+ of 1000000 bytes received\); the mirror is too slow: "
                         r"pass a larger deadline= on a slow connection", reason), reason
     assert files_under(isolated["home"].parent) == []
@@ -589,3 +592,69 @@ def test_fashion_mnist_loads_from_the_debian_folder(monkeypatch):
     images, labels = fashion_mnist("test", download=False)
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     np.testing.assert_array_equal(np.bincount(labels), [1000] * 10)
+
+
+# issue 16, item 2: a failed download says why, one line per mirror
+
+
+@pytest.fixture
+def silent_url():
+    """A loopback server that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)                     # the kernel completes the handshakes; nobody replies
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/silent/"
+    sock.close()
+
+
+@pytest.fixture
+def offline_url(monkeypatch):
+    """A mirror whose host name cannot be resolved, as on a machine with no network."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "mirror.example":
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return "http://mirror.example/mnist/"
+
+
+def test_first_02_each_failed_mirror_says_why_in_one_line(offline_url, refused_url, silent_url,
+                                                          server, isolated, capsys):
+    files = gz_files(3, seed=40)
+    bad = serve(server, "bad", {name: body[::-1] for name, body in files.items()})
+    mirrors = [offline_url, refused_url, silent_url, bad]
+    with pytest.raises(DownloadError) as info:
+        download("mnist", "train", mirrors=mirrors, sha256=sha_table(files), timeout=0.5)
+    name = f"{TRAIN[0]}.gz"
+    got = sha_table({name: files[name][::-1]})[name]
+    reasons = [
+        "no network: cannot resolve mirror.example (Temporary failure in name resolution)",
+        f"connection refused: nothing answers at {refused_url.split('/')[2]}",
+        f"timeout: {silent_url.split('/')[2]} sent nothing for 0.5 s",
+        f"bad checksum: SHA-256 mismatch: got {got}, expected {sha_table(files)[name]} (the "
+        "mirror served a different or damaged file)",
+    ]
+    expected = [line for mirror, why in zip(mirrors, reasons, strict=True)
+                for line in (f"tinygrad_edu: downloading {mirror}{name}",
+                             f"tinygrad_edu:   failed: {why}")]
+    assert capsys.readouterr().err.splitlines() == expected
+    assert [why for _, why in info.value.attempts] == reasons
+    assert files_under(isolated["home"].parent) == []
+
+
+@pytest.mark.parametrize(("exc", "reason"), [
+    (OSError(errno.ENETUNREACH, "Network is unreachable"),
+     "no network: mirror.example is unreachable (Network is unreachable)"),
+    (fetch.urllib.error.URLError(OSError(errno.EHOSTUNREACH, "No route to host")),
+     "no network: mirror.example is unreachable (No route to host)"),
+    (fetch.urllib.error.URLError(TimeoutError("timed out")),
+     "timeout: mirror.example sent nothing for 5 s"),
+    (ConnectionError("truncated download: the connection closed after 1 of 9 bytes"),
+     "truncated: the connection closed after 1 of 9 bytes"),
+    (fetch.urllib.error.URLError("unknown url type: ftpx"), "URLError: unknown url type: ftpx"),
+])
+def test_first_02_failure_reasons_name_the_kind_of_failure(exc, reason):
+    assert fetch.failure_reason("https://mirror.example/x.gz", exc, 5.0) == reason

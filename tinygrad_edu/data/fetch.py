@@ -1,24 +1,30 @@
 """Download MNIST or Fashion-MNIST files from mirrors, verified, all or nothing.
 
 Each file is fetched from the mirrors in :data:`MIRRORS`, tried in turn, and kept only if
-its SHA-256 matches :data:`SHA256`. Both tables can be changed here or per call.
+its SHA-256 matches :data:`SHA256`. Both tables can be changed here or per call. Each try
+is announced on stderr, and a failed one says why in one line: no network, connection
+refused, timeout, HTTP error, truncated, or bad checksum.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
 import os
+import socket
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .locate import ENV_VAR, TITLES, cache_dir, canonical_name, find_file, split_files
 
-__all__ = ["MIRRORS", "SHA256", "DownloadError", "download"]
+__all__ = ["MIRRORS", "SHA256", "DownloadError", "download", "failure_reason"]
 
 MIRRORS: dict[str, tuple[str, ...]] = {
     "mnist": (
@@ -58,6 +64,68 @@ SHA256: dict[str, dict[str, str]] = {
 }
 
 _CHUNK = 1 << 16
+
+# errors of a machine that has no route out: no network at all, or none to that host
+_NO_NETWORK = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EADDRNOTAVAIL}
+
+
+class _ChecksumError(ValueError):
+    """The file arrived whole, but its SHA-256 is not the expected one."""
+
+
+def failure_reason(url: str, exc: BaseException, timeout: float) -> str:
+    """Why fetching `url` failed, in one line that starts with the kind of failure.
+
+    Parameters
+    ----------
+    url : str
+        The URL that was tried (its host is named in the reason).
+    exc : BaseException
+        What the attempt raised.
+    timeout : float
+        The per-read timeout it ran with, in seconds.
+
+    Returns
+    -------
+    str
+        ``"no network: ..."``, ``"connection refused: ..."``, ``"timeout: ..."``,
+        ``"HTTP error 404 (Not Found)"``, ``"truncated: ..."``, ``"bad checksum: ..."``,
+        or for anything else the exception's type and message.
+
+    Examples
+    --------
+    >>> import socket, urllib.error
+    >>> offline = urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name "
+    ...                                                     "resolution"))
+    >>> failure_reason("https://example.org/a.gz", offline, 5.0)
+    'no network: cannot resolve example.org (Temporary failure in name resolution)'
+    >>> failure_reason("https://example.org/a.gz", TimeoutError("timed out"), 5.0)
+    'timeout: example.org sent nothing for 5 s'
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc or url
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP error {exc.code} ({exc.reason})"
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(exc, _ChecksumError):
+        return f"bad checksum: {exc}"
+    if isinstance(reason, socket.gaierror):
+        return f"no network: cannot resolve {parts.hostname or host} " \
+               f"({reason.strerror or reason})"
+    if isinstance(reason, TimeoutError):   # socket.timeout is TimeoutError since 3.10
+        detail = str(reason)
+        if detail.startswith("no complete file"):
+            return f"timeout: {detail}"
+        return f"timeout: {host} sent nothing for {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"connection refused: nothing answers at {host}"
+    if isinstance(reason, OSError) and reason.errno in _NO_NETWORK:
+        return f"no network: {host} is unreachable ({reason.strerror})"
+    if isinstance(exc, ConnectionError) and str(exc).startswith("truncated"):
+        return f"truncated: {str(exc).removeprefix('truncated download: ')}"
+    if isinstance(reason, str):
+        return f"{type(exc).__name__}: {reason}"
+    return f"{type(reason).__name__}: {reason}"
 
 
 class DownloadError(OSError):
@@ -111,7 +179,7 @@ def _fetch(url: str, folder: Path, filename: str, expected: str, timeout: float,
             raise ConnectionError(f"truncated download: the connection closed after "
                                   f"{received} of {declared} bytes")
         if digest.hexdigest() != expected:
-            raise ValueError(
+            raise _ChecksumError(
                 f"SHA-256 mismatch: got {digest.hexdigest()}, expected {expected} "
                 f"(the mirror served a different or damaged file)"
             )
@@ -171,8 +239,9 @@ def download(name: str, split: str | None = None, *, folder: str | os.PathLike |
     Raises
     ------
     DownloadError
-        If every mirror fails for a file. The message lists each URL with its failure and
-        says which files to put where by hand.
+        If every mirror fails for a file. The message lists each URL with its failure (as
+        :func:`failure_reason` words it: no network, connection refused, timeout, HTTP
+        error, truncated, bad checksum) and says which files to put where by hand.
     ValueError
         If a needed file has no known SHA-256 (nothing unverified is ever saved), or
         ``timeout`` or ``deadline`` is not a positive number of seconds.
@@ -217,13 +286,15 @@ def download(name: str, split: str | None = None, *, folder: str | os.PathLike |
             attempts = []
             for mirror in mirrors:
                 url = mirror.rstrip("/") + "/" + filename
-                print(f"tinygrad_edu: downloading {url}", file=sys.stderr)
+                print(f"tinygrad_edu: downloading {url}", file=sys.stderr, flush=True)
                 try:
                     fetched[filename] = _fetch(url, folder, filename, sha256[filename],
                                                timeout, deadline)
                     break
-                except Exception as e:  # any failure: try the next mirror
-                    attempts.append((url, f"{type(e).__name__}: {e}"))
+                except Exception as e:  # any failure: say why, try the next mirror
+                    why = failure_reason(url, e, timeout)
+                    print(f"tinygrad_edu:   failed: {why}", file=sys.stderr, flush=True)
+                    attempts.append((url, why))
             else:
                 raise DownloadError(_download_message(name, filename, attempts, folder, split),
                                     attempts, folder, [f"{b}.gz" for b in split_files(split)])
