@@ -19,6 +19,7 @@ from .errors import (
 )
 from .function import Function
 from .nn.checkpoint import load, save
+from .random import manual_seed
 from .tensor import Tensor, cat, maximum, minimum, stack, tensor, where
 
 float32 = np.float32
@@ -44,6 +45,7 @@ __all__ = [
     "grad",
     "is_grad_enabled",
     "load",
+    "manual_seed",
     "maximum",
     "minimum",
     "nn",

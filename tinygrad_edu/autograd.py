@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import function
+from . import function, ops
 from .errors import GraphError, ShapeError
 from .function import _check_finite, state
 from .shapes import sum_to, unbroadcast
@@ -138,7 +138,8 @@ def _seed(root: Tensor, gradient) -> Tensor:
     return gradient
 
 
-def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=None):
+def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=None,
+                  caller: str = "backward"):
     """Walk the graph from `roots` down, applying each op's rule: the latest recorded first.
 
     A tensor waits in `pending`, a heap ordered by `_seq` (the order tensors were recorded),
@@ -148,12 +149,13 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     `.grad` alone; otherwise accumulate into the `.grad` of leaves (and of tensors that
     called `retain_grad()`).
     """
-    for root in roots:
+    for i, root in enumerate(roots):
         if not root.requires_grad:
+            what = "this tensor" if caller == "backward" else f"output {i}"
             raise GraphError(
-                f"backward: this tensor (shape {root.shape}) does not require grad and no op "
-                "recorded it; create the inputs with requires_grad=True (and do not compute it "
-                "under no_grad)")
+                f"{caller}: {what} (shape {root.shape}) does not require grad: no recorded op "
+                "connects it to a tensor that requires grad. Create the inputs with "
+                "requires_grad=True, and do not compute it under no_grad")
     grads: dict[Tensor, Tensor] = {}  # keyed by the tensor itself: identity hash, no id() calls
     owned: set[Tensor] = set()  # gradients this walk allocated itself: safe to add into in place
     leaves: list[Tensor] = []  # leaves reached, in order: their gradients are handed over last
@@ -189,14 +191,19 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 continue
             if last_write[0] > t._seq:  # something was written in place after t was made
                 _check_unwritten(node, t)
-            if anomaly:  # check the rule's results below, named for this op, rather
-                state.anomaly = False  # than the primitive ops the rule is built from
-                try:
+            try:
+                if anomaly:  # check the rule's results below, named for this op, rather
+                    state.anomaly = False  # than the primitive ops the rule is built from
+                    try:
+                        in_grads = node.backward(g)
+                    finally:
+                        state.anomaly = True
+                else:
                     in_grads = node.backward(g)
-                finally:
-                    state.anomaly = True
-            else:
-                in_grads = node.backward(g)
+            except Exception as exc:  # a custom op's rule: say which one failed
+                exc.add_note(f"(raised in {node.name}.backward, the backward rule of the op "
+                             f"{node.name}, for an output of shape {t.shape})")
+                raise
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(node.inputs):
@@ -263,6 +270,10 @@ def _check_unwritten(node: function.Function, out: Tensor) -> None:
 
 def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]) -> None:
     """Hand a finished gradient over: into `t.grad`, or to grad()'s `targets` if given."""
+    if create_graph and not g.requires_grad:
+        # A constant derivative (relu's, abs's, max's: a mask) still depends on t, with
+        # derivative 0: record that, so differentiating it again gives zeros (as PyTorch).
+        g = ops.Where.apply(g, t, condition=np.ones(t.shape, dtype=bool))
     if targets is None:
         _store_grad(t, g, create_graph, stored)
     elif t in targets:
@@ -387,7 +398,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
                              "it with requires_grad=True")
     targets: dict[Tensor, Tensor | None] = dict.fromkeys(inputs)
     retain = create_graph if retain_graph is None else retain_graph
-    _run_backward(outputs, seeds, retain, create_graph, targets)
+    _run_backward(outputs, seeds, retain, create_graph, targets, caller="grad")
     result = []
     for i, x in enumerate(inputs):
         g = targets[x]

@@ -184,6 +184,16 @@ class Log(Function):
         return grad / self.inputs[0]                 # dout/dx = 1/x
 
 
+class Log1p(Function):
+    """out = ln(1 + x), exact for small x"""
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, grad):
+        return grad / (self.inputs[0] + 1)           # dout/dx = 1/(1 + x)
+
+
 class Sqrt(Function):
     """out = sqrt(x)"""
 

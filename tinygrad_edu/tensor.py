@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+import warnings
 import weakref
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -16,9 +18,38 @@ import numpy as np
 from . import ops
 from .errors import DimError, DtypeError, GraphError, ShapeError
 from .function import Function, mark_written, note_update, state
-from .shapes import normalize_dims
+from .random import SeedLike, make_rng
+from .shapes import normalize_dims, reduced_shape
 
 Scalar = int | float | bool
+
+
+class _Size(int):
+    """A tensor's element count (numpy's `a.size`) that, called, gives PyTorch's `size()`:
+    the shape, or the length of one dim."""
+
+    def __new__(cls, data: np.ndarray):
+        size = super().__new__(cls, data.size)
+        size.shape = data.shape
+        return size
+
+    def __call__(self, dim: int | None = None):
+        if dim is None:
+            return self.shape
+        from .shapes import normalize_dim
+        return self.shape[normalize_dim(dim, len(self.shape), "size", self.shape)]
+
+
+def _accepts_axis(method):
+    """Take numpy's `axis=` as another name for `dim=`, as PyTorch does."""
+    @functools.wraps(method)
+    def with_axis(*args, **kwargs):
+        if "axis" in kwargs:
+            if "dim" in kwargs or len(args) > 1:
+                raise TypeError(f"{method.__name__}: give dim or axis (the same thing), not both")
+            kwargs["dim"] = kwargs.pop("axis")
+        return method(*args, **kwargs)
+    return with_axis
 
 
 class Tensor:
@@ -48,7 +79,7 @@ class Tensor:
     # the order they were made: backward runs the rule of the highest number first.
     # `_before`, set only by an in-place op inside the graph, is a weak reference to the tensor
     # that took over this one's earlier value (see `function.recorded_inputs`).
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_seq", "name", "_retains_grad",
+    __slots__ = ("data", "requires_grad", "_grad", "_ctx", "_seq", "name", "_retains_grad",
                  "_before", "__weakref__")
     __array_ufunc__ = None  # make `ndarray * Tensor` call Tensor.__rmul__
 
@@ -65,7 +96,7 @@ class Tensor:
                 f"convert first, for example Tensor(data, dtype=np.float32, requires_grad=True)")
         self.data = data
         self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self.name = None
         self._retains_grad = False
@@ -76,7 +107,7 @@ class Tensor:
         t = object.__new__(Tensor)
         t.data = data
         t.requires_grad = requires_grad
-        t.grad = None
+        t._grad = None
         t._ctx = None
         t.name = None
         t._retains_grad = False
@@ -96,12 +127,35 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        """Number of elements (numpy's meaning; `numel()` says the same)."""
-        return self.data.size
+    def size(self) -> _Size:
+        """Number of elements, as numpy's `a.size`; called, the shape, as PyTorch's `size()`.
+
+        Examples
+        --------
+        >>> t = Tensor.zeros(2, 3)
+        >>> t.size, t.size(), t.size(1)
+        (6, (2, 3), 3)
+        """
+        return _Size(self.data)
 
     def numel(self) -> int:
         return self.data.size
+
+    @property
+    def grad(self) -> Tensor | None:
+        """d(output)/d(self) from the latest backward passes, summed: kept on leaves that
+        require grad and on tensors that called `retain_grad()`; None before any backward."""
+        grad = self._grad
+        if grad is None and self._ctx is not None and not self._retains_grad:
+            warnings.warn(
+                "the .grad of a tensor that is not a leaf is not kept by backward, so it is "
+                "None; call t.retain_grad() before backward to keep it (or read the leaves' "
+                ".grad)", UserWarning, stacklevel=2)
+        return grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        self._grad = value
 
     @property
     def grad_fn(self) -> Function | None:
@@ -460,6 +514,10 @@ class Tensor:
     def log(self) -> Tensor:
         return ops.Log.apply(self)
 
+    def log1p(self) -> Tensor:
+        """ln(1 + x), exact where x is tiny."""
+        return ops.Log1p.apply(self)
+
     def sqrt(self) -> Tensor:
         return ops.Sqrt.apply(self)
 
@@ -520,11 +578,13 @@ class Tensor:
         return self.astype(np.float64)
 
     # ---- reductions --------------------------------------------------------------------
+    @_accepts_axis
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over `dim`: all dims by default, none for `dim=()` (numpy's meaning; PyTorch
         sums everything for an empty dim list)."""
         return ops.Sum.apply(self, dim=dim, keepdim=keepdim)
 
+    @_accepts_axis
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over `dim` (all dims by default, none for `dim=()`): the sum over the count."""
         normalize_dims(dim, self.shape, "mean")  # errors name mean, not the sum inside it
@@ -532,6 +592,35 @@ class Tensor:
         count = self.data.size // total.data.size if total.data.size else 0
         return total * (1.0 / count if count else float("nan"))
 
+    @_accepts_axis
+    def var(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
+            correction: int = 1) -> Tensor:
+        """Variance over `dim`: sum((x - mean)^2) / (N - correction), as PyTorch's `var`
+        (correction=1, Bessel's, by default; 0 for the population variance). NaN where
+        N <= correction."""
+        normalize_dims(dim, self.shape, "var")
+        deviation = self - self.mean(dim, keepdim=True)
+        total = (deviation * deviation).sum(dim, keepdim)
+        count = self.data.size // total.data.size if total.data.size else 0
+        return total * (1.0 / (count - correction) if count > correction else float("nan"))
+
+    @_accepts_axis
+    def std(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
+            correction: int = 1) -> Tensor:
+        """Standard deviation over `dim`: the square root of `var` (same `correction`)."""
+        return self.var(dim, keepdim, correction).sqrt()
+
+    @_accepts_axis
+    def logsumexp(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """ln(sum(exp(x))) over `dim`, without overflow: m + ln(sum(exp(x - m))), m the max
+        (a constant: the result's gradient is softmax(x) whatever m is)."""
+        dims = normalize_dims(dim, self.shape, "logsumexp")
+        m = self.data.max(axis=dims, keepdims=True) if self.data.size else np.zeros(())
+        m = Tensor._make(np.where(np.isfinite(m), m, 0).astype(self.dtype), False)
+        out = (self - m).exp().sum(dim, keepdim=True).log() + m
+        return out if keepdim else out.reshape(reduced_shape(self.shape, dims, keepdim=False))
+
+    @_accepts_axis
     def max(self, dim: int | Sequence[int] | None = None,
             keepdim: bool = False) -> Tensor | ValuesIndices:
         """The largest value; along one dim, the largest values and where they are.
@@ -552,6 +641,7 @@ class Tensor:
             return values
         return ValuesIndices(values, self.argmax(dim, keepdim))
 
+    @_accepts_axis
     def min(self, dim: int | Sequence[int] | None = None,
             keepdim: bool = False) -> Tensor | ValuesIndices:
         """The smallest value; along one dim, `(values, indices)`: as `max`."""
@@ -560,18 +650,22 @@ class Tensor:
             return values
         return ValuesIndices(values, self.argmin(dim, keepdim))
 
+    @_accepts_axis
     def amax(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """The largest values over `dim` (an int or a tuple), without their indices."""
         return ops.Max.apply(self, dim=dim, keepdim=keepdim)
 
+    @_accepts_axis
     def amin(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """The smallest values over `dim` (an int or a tuple), without their indices."""
         return ops.Min.apply(self, dim=dim, keepdim=keepdim)
 
+    @_accepts_axis
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value (first one on ties); an integer tensor, no gradient."""
         return self._arg("argmax", dim, keepdim)
 
+    @_accepts_axis
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the smallest value (first one on ties); an integer tensor, no gradient."""
         return self._arg("argmin", dim, keepdim)
@@ -583,9 +677,11 @@ class Tensor:
         d = normalize_dim(dim, self.ndim, name, self.shape)
         return Tensor._make(np.asarray(getattr(self.data, name)(axis=d, keepdims=keepdim)), False)
 
+    @_accepts_axis
     def softmax(self, dim: int = -1) -> Tensor:
         return ops.Softmax.apply(self, dim=dim)
 
+    @_accepts_axis
     def log_softmax(self, dim: int = -1) -> Tensor:
         return ops.LogSoftmax.apply(self, dim=dim)
 
@@ -609,12 +705,14 @@ class Tensor:
                            f"tensor of shape {self.shape}; swap them")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
+    @_accepts_axis
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert a dim of size 1 at `dim`."""
         from .shapes import normalize_dim
         d = normalize_dim(dim, self.ndim + 1, "unsqueeze", self.shape)
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
+    @_accepts_axis
     def squeeze(self, dim: int | None = None) -> Tensor:
         """Remove dims of size 1 (only `dim`, when given)."""
         from .shapes import normalize_dim
@@ -690,24 +788,65 @@ class Tensor:
     # ---- factories ---------------------------------------------------------------------
     @staticmethod
     def zeros(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
-        return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+        return Tensor(np.zeros(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
 
     @staticmethod
     def ones(*shape, dtype=np.float32, requires_grad: bool = False) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
-        return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+        return Tensor(np.ones(_shape_args(shape), dtype=dtype), requires_grad=requires_grad)
 
     @staticmethod
-    def randn(*shape, rng: np.random.Generator | None = None, dtype=np.float32,
+    def full(shape, fill_value, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+        """A tensor of `shape` filled with `fill_value`."""
+        return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def arange(start, stop=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+        """Evenly spaced values in [start, stop) (numpy's arange: int64 for ints)."""
+        data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+        return Tensor(data if dtype is None else data.astype(dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def eye(n: int, m: int | None = None, dtype=np.float32, requires_grad: bool = False) -> Tensor:
+        """The identity matrix, n x m (m = n by default)."""
+        return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def randn(*shape, rng: SeedLike = None, dtype=np.float32,
               requires_grad: bool = False) -> Tensor:
-        """Standard normal values from `rng` (a numpy Generator; a fresh one if None)."""
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
-            else shape
-        rng = rng if rng is not None else np.random.default_rng()
-        return Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+        """Standard normal values from `rng`: a numpy Generator, an int seed, or None for the
+        global generator (`tinygrad_edu.manual_seed`)."""
+        values = make_rng(rng).standard_normal(_shape_args(shape))
+        return Tensor(values.astype(dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def rand(*shape, rng: SeedLike = None, dtype=np.float32,
+             requires_grad: bool = False) -> Tensor:
+        """Uniform values in [0, 1) from `rng` (as `randn`)."""
+        values = make_rng(rng).random(_shape_args(shape))
+        return Tensor(values.astype(dtype), requires_grad=requires_grad)
+
+    def zeros_like(self, dtype=None, requires_grad: bool = False) -> Tensor:
+        """Zeros of this tensor's shape (and dtype, unless one is given)."""
+        return Tensor(np.zeros(self.shape, dtype or self.dtype), requires_grad=requires_grad)
+
+    def ones_like(self, dtype=None, requires_grad: bool = False) -> Tensor:
+        """Ones of this tensor's shape (and dtype, unless one is given)."""
+        return Tensor(np.ones(self.shape, dtype or self.dtype), requires_grad=requires_grad)
+
+    def full_like(self, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+        """`fill_value` in this tensor's shape (and dtype, unless one is given)."""
+        return Tensor.full(self.shape, fill_value, dtype or self.dtype, requires_grad)
+
+    def randn_like(self, rng: SeedLike = None, dtype=None,
+                   requires_grad: bool = False) -> Tensor:
+        """Standard normal values in this tensor's shape (and float dtype)."""
+        return Tensor.randn(self.shape, rng=rng, dtype=dtype or self.dtype,
+                            requires_grad=requires_grad)
+
+
+def _shape_args(shape: tuple) -> tuple:
+    """`f(2, 3)` and `f((2, 3))` alike."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
 def _replace(x: Tensor, y: Tensor) -> Tensor:
@@ -805,11 +944,13 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+@_accepts_axis
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim."""
     return ops.Cat.apply(*tensors, dim=dim)
 
 
+@_accepts_axis
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along a new dim."""
     return ops.Stack.apply(*tensors, dim=dim)

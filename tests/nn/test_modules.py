@@ -157,7 +157,7 @@ def test_train_and_eval_set_the_flag_everywhere():
 
 def test_zero_grad_sets_every_grad_to_none():
     model = TwoLayer()
-    F.cross_entropy(model(Tensor(np.ones((2, 4)))), [0, 1]).backward()
+    F.cross_entropy(model(Tensor(np.ones((2, 4), np.float32))), [0, 1]).backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
@@ -172,7 +172,7 @@ def test_module_without_forward_says_so():
 
 def test_call_records_the_innermost_module_on_each_node():
     net = Sequential(Linear(2, 3, rng=0), ReLU())
-    out = net(Tensor(np.ones((1, 2)), requires_grad=True))
+    out = net(Tensor(np.ones((1, 2), np.float32), requires_grad=True))
     assert out.grad_fn.module is net[1]                     # relu's node
     add_node = out.grad_fn.inputs[0].grad_fn                # x @ W.T + b
     assert add_node.module is net[0]
@@ -392,7 +392,7 @@ def test_trust_05_an_activation_kept_for_later_is_not_a_parameter():
             return self.hidden.sum()
 
     model = Keep()
-    model(Tensor(np.ones((1, 2)))).backward()
+    model(Tensor(np.ones((1, 2), np.float32))).backward()
     assert model.hidden.requires_grad and not model.hidden.is_leaf
     assert [name for name, _ in model.named_parameters()] == ["fc.weight", "fc.bias"]
     assert list(model.state_dict()) == ["fc.weight", "fc.bias"]
@@ -426,7 +426,7 @@ def test_trust_05_buffers_are_saved_and_loaded_but_not_trained():
 
 def test_trust_05_replacing_a_parameter_with_a_computed_tensor_raises():
     layer = Linear(2, 2, rng=0)
-    layer(Tensor(np.ones((1, 2)))).sum().backward()
+    layer(Tensor(np.ones((1, 2), np.float32))).sum().backward()
     weight = layer.weight
     with pytest.raises(TypeError, match=r"weight is a registered parameter.*"
                                         r"with no_grad\(\): model.weight -= lr \* "
@@ -688,4 +688,4 @@ def test_sequential_append_insert_and_del_renumber():
     del net[1]
     assert [name for name, _ in net.named_parameters()] == ["0.weight", "0.bias", "1.weight",
                                                             "1.bias"]
-    assert net(Tensor(np.ones((1, 2)))).shape == (1, 1)
+    assert net(Tensor(np.ones((1, 2), np.float32))).shape == (1, 1)

@@ -1,10 +1,11 @@
 """Initialisers: fresh weight arrays drawn from a seeded `numpy.random.Generator`.
 
 Each function takes the shape of the array to make and a generator (or an int seed, or None
-for fresh entropy) and returns a new numpy array, float32 by default. A weight matrix has
-the shape `(out_features, in_features)`, as `Linear` stores it, so `fan_in = shape[1]` and
-`fan_out = shape[0]`. Pass one to `Linear(..., init=...)` by name or as a function
-`f(shape, rng) -> ndarray` (use `functools.partial` to fix other arguments).
+for the global generator that `tinygrad_edu.manual_seed` seeds) and returns a new numpy array,
+float32 by default. A weight matrix has the shape `(out_features, in_features)`, as `Linear`
+stores it, so `fan_in = shape[1]` and `fan_out = shape[0]`. Pass one to
+`Linear(..., init=...)` by name or as a function `f(shape, rng) -> ndarray` (use
+`functools.partial` to fix other arguments).
 
 The seed documents use two of their own:
 
@@ -21,20 +22,21 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .. import random as _random
+
 Initializer = Callable[..., np.ndarray]
-SeedLike = np.random.Generator | int | None
+SeedLike = _random.SeedLike
 
 _GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0)}
 
 
 def make_rng(rng: SeedLike) -> np.random.Generator:
-    """A numpy Generator from a Generator (returned as is), an int seed, or None (fresh)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"init: rng must be a numpy.random.Generator, an int seed or None, got "
-                    f"{type(rng).__name__}; for example rng=np.random.default_rng(0)")
+    """A numpy Generator from a Generator (returned as is), an int seed, or None (the global
+    generator that `tinygrad_edu.manual_seed` seeds)."""
+    try:
+        return _random.make_rng(rng)
+    except TypeError as exc:
+        raise TypeError(f"init: {exc}") from None
 
 
 def calculate_gain(nonlinearity: str) -> float:

@@ -24,13 +24,14 @@ the next one's input, is exactly this API: `Linear` is its dense layer (`Y = W X
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import TinygradEduError, warn_once
+from ..errors import ShapeError, TinygradEduError, _user_stacklevel, warn_once
 from ..function import mark_written, state
 from ..tensor import Tensor
 from . import init as init_
@@ -561,7 +562,7 @@ class Linear(Module):
     >>> layer = Linear(3, 2, rng=0)
     >>> layer.weight.shape, layer.bias.shape
     ((2, 3), (2,))
-    >>> layer(Tensor(np.ones((4, 3)))).shape
+    >>> layer(Tensor(np.ones((4, 3), np.float32))).shape
     (4, 2)
     """
 
@@ -582,8 +583,34 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = x @ self.weight.T
+        weight = self.weight
+        if not isinstance(x, Tensor) or x.data.shape[-1:] != (self.in_features,) \
+                or x.data.dtype != weight.data.dtype:
+            x = self._fit_input(x)
+        out = x @ weight.T
         return out + self.bias if self.bias is not None else out
+
+    def _fit_input(self, x) -> Tensor:
+        """Check an input that is not a Tensor of this layer's width and dtype: the error
+        names the layer; a float input of another precision is cast, once with a warning."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ShapeError(
+                f"{self!r}: the input has shape {x.shape}, so {x.shape[-1] if x.ndim else 0} "
+                f"features in its last dim, but this layer takes {self.in_features}; give "
+                f"inputs of shape (..., {self.in_features}) (flatten images first: "
+                f"x.reshape(len(x), -1)), or build Linear({x.shape[-1] if x.ndim else 1}, "
+                f"{self.out_features})")
+        dtype = self.weight.dtype
+        if x.dtype != dtype and x.dtype.kind in "fiub":
+            if x.dtype.kind == "f":
+                warnings.warn(f"{self!r}: a {x.dtype} input meets {dtype} parameters; the "
+                              f"input is cast to {dtype} (else the whole network would silently "
+                              f"compute in {x.dtype}). Convert the data once, for example "
+                              f"Tensor(x, dtype=np.{dtype})", UserWarning,
+                              stacklevel=_user_stacklevel())
+            x = x.astype(dtype)
+        return x
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -68,8 +68,8 @@ def _tensor_label(t: Tensor, name: str | None, kind: str, show_values: bool,
         rows.append(_small(f"{_shape(t)} {t.dtype}", "#222222"))
         if show_values:
             rows.append(_small(_value_stats(t.data)))
-    if show_grads and t.grad is not None:
-        text, bad = _grad_stats(t.grad.data)
+    if show_grads and t._grad is not None:
+        text, bad = _grad_stats(t._grad.data)
         rows += [_small(line, "#C00000" if bad else "#7A3E00") for line in text.split("\n")]
     return "<" + "<BR/>".join(rows) + ">"
 

@@ -39,6 +39,7 @@ BACKWARD_RULES: dict[str, str] = {
     "Cast": "dx = g, cast back to x's dtype",
     "Sum": "dx = g expanded back to x's shape",
     "Max": "dx = g * [x == out] / (number of maxima)",
+    "Log1p": "dx = g / (1 + x)",
     "Min": "dx = g * [x == out] / (number of minima)",
     "Softmax": "dx = out * (g - sum(g * out))",
     "SoftmaxShift": ("dx = softmax's rule applied to g * c s a, "
