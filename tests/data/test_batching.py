@@ -171,3 +171,12 @@ def test_trust_15_dataloader_checks_its_seed_when_made(seed, error, message):
     # "expected non-negative integer" and no word of the DataLoader
     with pytest.raises(error, match=re.escape(f"DataLoader: {message}")):
         DataLoader(np.arange(5), batch_size=2, shuffle=True, seed=seed)
+
+
+def test_first_05_manual_seed_repeats_unseeded_shuffling():
+    import tinygrad_edu
+    x = np.arange(10)
+    tinygrad_edu.manual_seed(3)
+    first = [b.tolist() for (b,) in DataLoader(x, batch_size=5, shuffle=True)]
+    tinygrad_edu.manual_seed(3)
+    assert [b.tolist() for (b,) in DataLoader(x, batch_size=5, shuffle=True)] == first

@@ -7,6 +7,8 @@ from numbers import Integral
 
 import numpy as np
 
+from ..random import make_rng
+
 __all__ = ["DataLoader", "batches"]
 
 
@@ -18,7 +20,8 @@ class DataLoader:
     unless ``drop_last``). With ``shuffle=True`` and a ``seed``, epoch ``e`` uses the
     permutation drawn from ``np.random.default_rng((seed, e))``: the same loader reshuffles
     each time it is iterated again, and a new loader with the same seed repeats the
-    same sequence of epochs.
+    same sequence of epochs. Without shuffling, batches are read-only views of the arrays (no
+    copy), so an in-place op on one (`x -= mean`) raises instead of changing the data.
 
     Parameters
     ----------
@@ -29,7 +32,8 @@ class DataLoader:
     shuffle : bool
         Visit the samples in a new random order each epoch.
     seed : int, optional
-        Makes the shuffling reproducible; None draws fresh entropy each epoch.
+        Makes the shuffling reproducible; None draws from the global generator
+        (`tinygrad_edu.manual_seed`).
     drop_last : bool
         Skip a final batch smaller than ``batch_size``.
 
@@ -106,8 +110,9 @@ class DataLoader:
     def _order(self, epoch: int) -> np.ndarray | None:
         if not self.shuffle:
             return None
-        seed = None if self.seed is None else (self.seed, epoch)
-        return np.random.default_rng(seed).permutation(self.num_samples)
+        if self.seed is None:  # the global generator: tinygrad_edu.manual_seed repeats a run
+            return make_rng(None).permutation(self.num_samples)
+        return np.random.default_rng((self.seed, epoch)).permutation(self.num_samples)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
         order = self._order(self.epoch)
