@@ -36,7 +36,8 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 # matmul kernel) is ~1e-16, float32's a few times 1e-8, and a page has no business showing
 # differences below 1e-12. A page number written with fewer digits than the output stands
 # for the output rounded to those digits (doctest's NUMBER option in pytest): `0.645`
-# matches 0.6449999809265137. Integers (no `.`, no exponent) are compared exactly.
+# matches 0.6449999809265137. Integers (no `.`, no exponent) and the sign of a zero are
+# compared exactly.
 REL, ABS = 1e-6, 1e-12
 # A number on the page: a decimal point or an exponent, not part of a word or of `...`.
 _PAGE_NUMBER = (r"(?<![\w.])[+-]?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
@@ -55,6 +56,8 @@ def _precision(text: str) -> int:
 def _close(page: str, printed: str) -> bool:
     """Whether a number the page shows stands for the number printed (see REL, ABS)."""
     w, g = float(page), float(printed)
+    if w == g == 0:
+        return page.startswith("-") == printed.startswith("-")    # -0.0 is printed on purpose
     if abs(w - g) <= max(REL * max(abs(w), abs(g)), ABS):
         return True
     # fewer digits on the page: the printed number, rounded to them, must give the page's

@@ -43,6 +43,7 @@ def test_first_01_numbers_match_within_rounding(page, printed):
     ("loss 0.645", "loss 0.6461"),
     ("Tensor(-3., dtype=float32)", "Tensor(-2., dtype=float32)"),
     ("(3,)", "(4,)"),                                     # integers compare exactly
+    ("analytic 0.0", "analytic -0.0"),                    # and the sign of a zero
     ("test accuracy 0.9...", "test accuracy 0.899"),     # `0.9...` is a prefix, not 0.9
     ("loss 1.0 ... 2.0", "loss 1.0 then 2.1"),
     ("dW1 1.6653345369377348e-16", "dW2 1.1102230246251565e-16"),   # text still counts

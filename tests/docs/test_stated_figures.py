@@ -1,0 +1,97 @@
+"""Figures and listings in the docs that no code block prints are compared with what the code
+does (issue 16, item 3): gradcheck's messages in testing.md, the limits and sizes data.md
+states, the module tree in design.md.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+
+from tests.docs.test_docs import ROOT, output_matches
+from tests.docs.test_testing_example import DetachedSoftplus, Softplus, softplus
+from tinygrad_edu.data import download, mnist_sample
+from tinygrad_edu.testing import GradcheckError, gradcheck, gradgradcheck
+
+DOCS = ROOT / "docs"
+PACKAGE = ROOT / "tinygrad_edu"
+TEXT_BLOCK = re.compile(r"^```text\n(.*?)^```", re.S | re.M)
+
+
+class ForgetfulSoftplus(Softplus):
+    def backward(self, grad):
+        (x,) = self.inputs
+        return x.sigmoid()                     # wrong: the incoming gradient is ignored
+
+
+def _message(check, fn, x) -> str:
+    with pytest.raises(GradcheckError) as info:
+        check(fn, [x])
+    return f"GradcheckError: {info.value}"
+
+
+def test_first_03_testing_md_shows_the_errors_gradcheck_raises():
+    listings = [block for block in TEXT_BLOCK.findall((DOCS / "testing.md").read_text())
+                if block.startswith("GradcheckError:")]
+    x = np.array([-1.0, 0.5, 2.0])             # the page's x
+    raised = [_message(gradgradcheck, DetachedSoftplus.apply, x),
+              _message(gradcheck, lambda t: ForgetfulSoftplus.apply(t).sum(), x)]
+    assert len(listings) == len(raised)
+    for listing, message in zip(listings, raised, strict=True):
+        assert output_matches(listing, message), (
+            f"docs/testing.md shows\n{listing}\nbut gradcheck raises\n{message}")
+
+
+def test_first_03_the_forgetful_rule_is_the_one_testing_md_describes():
+    # the page's second listing is for softplus(t).sum() with the rule `return x.sigmoid()`
+    x = np.array([-1.0, 0.5, 2.0])
+    assert gradcheck(lambda t: softplus(t).sum(), [x])
+
+
+def test_first_03_data_md_states_the_download_limits_the_code_has():
+    page = (DOCS / "data.md").read_text()
+    defaults = inspect.signature(download).parameters
+    for name in ("timeout", "deadline"):
+        stated = re.search(rf"`{name}` \(([\d.]+) s\)", page)
+        assert stated, f"docs/data.md no longer states `{name}` (N s)"
+        assert float(stated[1]) == defaults[name].default, name
+
+
+def test_first_03_data_md_states_the_shipped_sample_as_it_is():
+    page = (DOCS / "data.md").read_text()
+    stated = re.search(r"ship inside the package \(([\d.]+) MB\)", page)
+    assert stated, "docs/data.md no longer states the sample's size in MB"
+    size = sum(p.stat().st_size for p in (PACKAGE / "data" / "sample").glob("*.gz"))
+    assert float(stated[1]) == round(size / 1e6, 1)
+    rows = dict(re.findall(r'^\| `"(\w+)"` \| .* \| ([\d,]+) \|$', page, re.M))
+    assert {split: int(n.replace(",", "")) for split, n in rows.items()} == {
+        split: len(mnist_sample(split)[1]) for split in ("train", "test", "all")}
+
+
+def _tree_entries(page: str) -> dict[str, list[str]]:
+    """{entry of the tree: the .py files its lines name}, from design.md's first text block."""
+    entries: dict[str, list[str]] = {}
+    name = None
+    for line in TEXT_BLOCK.search(page)[1].splitlines()[1:]:
+        entry = re.match(r"[├└]── (\S+)", line)
+        if entry:
+            name = entry[1]
+            entries[name] = []
+        if name and name.endswith("/"):
+            entries[name] += re.findall(r"\b(\w+\.py)\b", line[len("├── ") + len(name):])
+    return entries
+
+
+def test_first_03_design_md_tree_names_every_module_and_package():
+    entries = _tree_entries((DOCS / "design.md").read_text())
+    on_disk = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.iterdir()
+               if (p.suffix == ".py" and p.name != "__init__.py")
+               or (p.is_dir() and (p / "__init__.py").exists())}
+    assert set(entries) == on_disk
+    for package, modules in entries.items():
+        if modules:
+            present = {p.name for p in (PACKAGE / package).glob("*.py")} - {"__init__.py"}
+            assert set(modules) == present, package
