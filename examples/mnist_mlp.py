@@ -26,32 +26,28 @@ Presets (`--preset`), one per seed document; any explicit flag overrides a prese
            MNIST random shifts of up to 2 pixels (not for Fashion-MNIST, where they cost
            two points).
 
-Data: the full dataset when its files are found or can be downloaded, else the 10,000 real
-MNIST digits shipped in the package (8,000 to train, 2,000 held out to test). One line says
-which. `--data-dir DIR` uses exactly the standard files in DIR; `--sample` forces the sample.
+Data: by default the 10,000 real MNIST digits shipped in the package (8,000 to train, 2,000
+held out to test), offline: the default run touches no network and looks for no files. The
+full datasets only when asked: `--dataset mnist` or `--dataset fashion-mnist` reads the
+files if they are on this machine (docs/data.md says where they are looked for), and
+`--download` also fetches them, checked against SHA-256 sums; `--data-dir DIR` reads exactly
+the standard files in DIR. The first line printed says which data is used.
 
-Measured (seed 0, on the project's 2-core machine; test accuracy):
+Checkpoints: at each logged epoch, model.npz in --out holds the weights, the optimiser's
+state, the epoch and the random generator's state: `--load` evaluates it, `--resume RUN_DIR`
+continues the run where it stopped (to the same numbers as a run never interrupted).
 
-  preset   data                                   result                        time
-  default  shipped sample (8,000 / 2,000)         96.2% (96.5% on MNIST's 10k   37 s
-                                                  test set, trained on sample)
-  default  full MNIST (60,000 / 10,000)           98.7%                         9 min*
-  default  Fashion-MNIST (60,000 / 10,000)        90.1%                         1.8 min
-  zhang    shipped sample                         84.6% at 500, 86.6% at 1000   40 s
-  zhang    full MNIST                             85.4% at 500, 88.3% at 1000   22 min*
-  fang     shipped sample                         95.7%                         3.4 min
-  fang     full MNIST                             97.3% (97.8% at epoch 13)     25 min
-  khan     shipped sample, as written             11.4%                         15 s
-  khan     shipped sample, --lr 0.5 --epochs 20000  90.7%                       3.7 min
-  (* with other jobs sharing the two cores)
+Results and how long they take: docs/mnist.md, with the commands that produced them.
 
 Examples
 --------
-    python examples/mnist_mlp.py                          # default preset, under a minute
+    python examples/mnist_mlp.py                          # default preset, shipped sample
+    python examples/mnist_mlp.py --dataset mnist --download   # full MNIST (60,000 / 10,000)
     python examples/mnist_mlp.py --preset zhang --epochs 1000
     python examples/mnist_mlp.py --preset khan --lr 0.5 --epochs 20000 --log-every 1000
     python examples/mnist_mlp.py --preset fang --verify 1000
     python examples/mnist_mlp.py --load runs/default/model.npz
+    python examples/mnist_mlp.py --resume runs/default    # after Ctrl-C: go on from there
 """
 
 from __future__ import annotations
@@ -86,10 +82,9 @@ from tinygrad_edu.nn import functional as F  # noqa: E402
 @dataclass
 class Config:
     preset: str = "default"
-    dataset: str = "mnist"
+    dataset: str | None = "sample"  # the shipped sample; "mnist", "fashion-mnist": full sets
     data_dir: str | None = None
-    sample: bool = False            # use the shipped sample, never look for the full data
-    download: bool = True
+    download: bool = False          # fetch a full dataset that is not on this machine
     epochs: int = 20
     batch_size: int = 128           # 0: the whole training set in one batch (full batch)
     batches_per_epoch: int = 0      # 0: one pass over the data; k: k random minibatches
@@ -111,6 +106,7 @@ class Config:
     progress: bool = True
     plots: bool = True
     load: str | None = None
+    resume: str | None = None
     verify: int = 0
 
 
@@ -135,6 +131,7 @@ INITS = {  # name -> (weight initialiser, bias initialiser), see tinygrad_edu.nn
 }
 
 CLASS_NAMES = {
+    "sample": [str(d) for d in range(10)],
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                       "Sneaker", "Bag", "Boot"],
@@ -150,18 +147,23 @@ def parse_args(argv: list[str] | None = None) -> Config:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False)       # --load checks which flags were given by their full names
     a = p.add_argument
-    a("--preset", choices=list(PRESETS), default="default",
+    a("--preset", choices=list(PRESETS),
       help="zhang: docs 000/003 (784-10-10, full batch); fang: doc 001 (784-128-64-10, "
-           "batch 1); khan: doc 002 (784-392-196-10 sigmoid, MSE); default: the best MLP")
-    a("--dataset", choices=["mnist", "fashion-mnist"], default="mnist",
-      help="which images: handwritten digits (default), or Zalando's clothing images")
+           "batch 1); khan: doc 002 (784-392-196-10 sigmoid, MSE); default: the best MLP "
+           "(the default)")
+    a("--dataset", choices=["sample", "mnist", "fashion-mnist"],
+      help="sample (the default): the 10,000 MNIST digits shipped in the package (8,000 "
+           "train, 2,000 held-out test), offline; mnist: the full 60,000 / 10,000 digits; "
+           "fashion-mnist: Zalando's clothing images (full datasets: from this machine's "
+           "files, or with --download)")
     a("--data-dir", metavar="DIR",
-      help="use exactly the standard IDX files in DIR (train-* to train, t10k-* to test)")
-    a("--sample", action="store_true",
-      help="train and test on the 10,000 MNIST digits shipped in the package (8,000 train, "
-           "2,000 held-out test), without looking for or downloading the full dataset")
-    a("--no-download", action="store_true",
-      help="never download: use the full dataset only if its files are already here")
+      help="use exactly the standard IDX files in DIR (train-* to train, t10k-* to test): "
+           "full MNIST, or Fashion-MNIST with --dataset fashion-mnist")
+    a("--download", action="store_true",
+      help="with --dataset mnist or fashion-mnist: download the files (checked against "
+           "SHA-256 sums) if they are not on this machine")
+    a("--sample", action="store_true", help="the same as --dataset sample")
+    a("--no-download", action="store_true", help=argparse.SUPPRESS)  # the default now
     a("--epochs", type=int, help="passes over the training data (for full-batch training, "
                                   "one epoch is one iteration)")
     a("--batch-size", type=int, help="samples per gradient step; 0 = the whole training set")
@@ -188,34 +190,73 @@ def parse_args(argv: list[str] | None = None) -> Config:
     a("--augment", type=int, metavar="PIXELS",
       help=f"shift each training image by a random offset of up to PIXELS (0 = off, at most "
            f"{MAX_SHIFT}; the default preset uses 2 for MNIST, 0 for Fashion-MNIST)")
-    a("--seed", type=int, default=0,
+    a("--seed", type=int,
       help="seed of initialisation, shuffling and augmentation (default 0)")
-    a("--limit", type=int, default=0, metavar="N",
-      help="train on the first N training samples only (0 = all): for quick runs")
+    a("--limit", type=int, metavar="N",
+      help="train on the first N training samples only (0 = all, the default): for quick "
+           "runs")
     a("--log-every", type=int, metavar="K", help="evaluate, print and checkpoint every K epochs")
     a("--out", metavar="DIR", help="output folder (default runs/<preset>)")
     a("--no-progress", action="store_true", help="no progress bars (they need tqdm and a "
                                                  "terminal)")
     a("--no-plots", action="store_true", help="do not draw PNG plots")
     a("--load", metavar="CHECKPOINT",
-      help="evaluate a saved model (model.npz) on the test set instead of training")
+      help="evaluate a saved model (model.npz) on the test set instead of training; the "
+           "network is the checkpoint's (no --preset, --hidden, ...)")
+    a("--resume", metavar="RUN_DIR",
+      help="continue the run saved in RUN_DIR (its model.npz: weights, optimiser state, "
+           "epoch) with its own settings; --epochs N to train to another total")
     a("--verify", type=int, nargs="?", const=1, default=0, metavar="N",
       help="every N steps, also compute the document's hand-derived gradients in numpy "
            "and print the largest difference from .backward() (presets zhang, fang, khan)")
     args = p.parse_args(argv)
 
-    values = {**PRESETS[args.preset]}
-    if args.preset == "default" and args.dataset == "fashion-mnist":
+    flags = {name for name, value in vars(args).items() if value not in (None, False, 0)}
+    _check_modes(p, args, flags)
+    dataset = args.dataset or ("sample" if args.sample or not args.data_dir else "mnist")
+    if args.sample and dataset != "sample" or args.data_dir and dataset == "sample":
+        p.error("--sample is the shipped MNIST sample: it goes with neither --data-dir nor "
+                "--dataset mnist / fashion-mnist")
+    if args.download and dataset == "sample":
+        p.error("--download fetches a full dataset: add --dataset mnist (or fashion-mnist); "
+                "the shipped sample needs no download")
+    preset = args.preset or "default"
+    values = {**PRESETS[preset]}
+    if preset == "default" and dataset == "fashion-mnist":
         values["augment"] = 0    # shifts help digits, not clothes: 88.0% with, 90.1% without
     given = {name for name in PRESET_KEYS if getattr(args, name) is not None}
     values.update({name: getattr(args, name) for name in given})
-    cfg = Config(preset=args.preset, dataset=args.dataset, data_dir=args.data_dir,
-                 sample=args.sample, download=not args.no_download,
-                 seed=args.seed, limit=args.limit, out=args.out or f"runs/{args.preset}",
-                 progress=not args.no_progress, plots=not args.no_plots, load=args.load,
+    if args.resume and "epochs" not in given:
+        values["epochs"] = 0                 # 0: the saved run's own number of epochs
+    if args.load and not (args.dataset or args.sample or args.data_dir):
+        dataset = None                       # None: the data the checkpoint was trained on
+    cfg = Config(preset=preset, dataset=dataset, data_dir=args.data_dir,
+                 download=args.download, seed=args.seed or 0, limit=args.limit or 0,
+                 out=args.out or (None if args.resume else f"runs/{preset}"),
+                 progress=not args.no_progress,
+                 plots=not args.no_plots, load=args.load, resume=args.resume,
                  verify=args.verify, **values)
     _check_config(p, cfg, given)
     return cfg
+
+
+def _check_modes(parser: argparse.ArgumentParser, args, flags: set[str]) -> None:
+    """--load and --resume take the checkpoint's network; refuse flags they would ignore."""
+    def refuse(mode: str, names, why: str) -> None:
+        bad = [f"--{n.replace('_', '-')}" for n in names if n in flags]
+        if bad:
+            parser.error(f"{mode} {why}: leave out {', '.join(bad)}")
+
+    if args.load and args.resume:
+        parser.error("--load evaluates a checkpoint and --resume trains it further: give one")
+    if args.load:
+        refuse("--load", _RUN_FLAGS, "evaluates the checkpoint's network as it was saved "
+               "(its preset, sizes and activation are in the checkpoint)")
+        refuse("--load", ("out",), "writes nothing")
+    if args.resume:
+        refuse("--resume", (n for n in _RUN_FLAGS if n != "epochs"),
+               "continues the saved run with its own settings (only --epochs may change)")
+        refuse("--resume", _DATA_FLAGS, "trains on the data the run was started with")
 
 
 MAX_SHIFT = 4  # MNIST's digits fill the central 20x20 pixels: shifts past 4 cut them off
@@ -224,6 +265,12 @@ MAX_SHIFT = 4  # MNIST's digits fill the central 20x20 pixels: shifts past 4 cut
 PRESET_KEYS = ("epochs", "batch_size", "batches_per_epoch", "lr", "optimizer", "momentum",
                "weight_decay", "schedule", "hidden", "activation", "loss", "init", "layout",
                "augment", "log_every")
+
+
+# with --load or --resume the network and its training come from the checkpoint: these
+# flags would be ignored or contradict it, so they are refused
+_RUN_FLAGS = ("preset", *PRESET_KEYS, "seed", "limit", "verify")
+_DATA_FLAGS = ("dataset", "data_dir", "download", "sample")
 
 
 def _presets_help() -> str:
@@ -254,7 +301,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 def _check_config(parser: argparse.ArgumentParser, cfg: Config, given: set[str]) -> None:
     """Refuse values that would crash later, or quietly do something other than asked."""
     for name in ("epochs", "log_every"):
-        if getattr(cfg, name) < 1:
+        if getattr(cfg, name) < 1 and not (cfg.resume and name not in given):
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("batch_size", "batches_per_epoch", "limit", "augment", "verify"):
         if getattr(cfg, name) < 0:
@@ -280,7 +327,7 @@ def _check_config(parser: argparse.ArgumentParser, cfg: Config, given: set[str])
         parser.error(f"--batches-per-epoch {cfg.batches_per_epoch} draws minibatches of "
                      f"--batch-size samples, but --batch-size is 0 (the whole training "
                      f"set{whose}); give --batch-size N, or leave out --batches-per-epoch")
-    if not cfg.load:
+    if cfg.out and not cfg.load:                 # --resume without --out: the run's folder
         out = Path(cfg.out)
         existing = next(p for p in (out, *out.parents) if p.exists() or p == Path(p.anchor))
         if not existing.is_dir():
@@ -289,9 +336,6 @@ def _check_config(parser: argparse.ArgumentParser, cfg: Config, given: set[str])
     if cfg.verify and cfg.preset == "default":
         parser.error("--verify compares .backward() with a document's hand-derived formulas: "
                      "use it with --preset zhang, fang or khan")
-    if cfg.sample and (cfg.dataset != "mnist" or cfg.data_dir):
-        parser.error("--sample is the shipped MNIST sample: it goes with neither "
-                     "--dataset fashion-mnist nor --data-dir")
     if cfg.verify and cfg.loss == "mse" and cfg.activation != "sigmoid":
         parser.error("--verify with --loss mse follows document 002: it needs --activation "
                      "sigmoid")
@@ -320,49 +364,25 @@ class Data:
     source: dict = field(default_factory=dict)
 
 
-DOWNLOAD_TIMEOUT = 5.0  # seconds per connection attempt: offline, the fallback comes fast
+DOWNLOAD_TIMEOUT = 10.0  # seconds a mirror may stay silent before the next one is tried
+TITLES = {"sample": "MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
 
 def load_data(cfg: Config) -> Data:
-    """The full dataset if it can be had, else the shipped sample; see the module docstring."""
-    loader = datasets.mnist if cfg.dataset == "mnist" else datasets.fashion_mnist
-    title = "MNIST" if cfg.dataset == "mnist" else "Fashion-MNIST"
-    if cfg.data_dir:
-        folder = Path(cfg.data_dir)
-        missing = [base for pair in datasets.locate.FILES.values() for base in pair
-                   if not datasets.locate.find_file(folder, base)]
-        if missing:
-            raise SystemExit(f"error: --data-dir {folder} lacks the {title} file(s) "
-                             f"{', '.join(missing)} (gzipped or not); put the four standard "
-                             "files there, or leave out --data-dir")
-        try:
-            train = loader("train", root=folder, download=False)
-            test = loader("test", root=folder, download=False)
-        except (OSError, ValueError) as exc:
-            raise SystemExit(f"error: --data-dir {folder}: {exc}") from None
-        where, kind = str(folder), "full"
-    elif cfg.sample:
+    """The shipped sample (offline), or a full dataset when asked; see the module docstring."""
+    title = TITLES[cfg.dataset]
+    if cfg.dataset == "sample":           # no file is looked for, no network is touched
         train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
-        where, kind = "--sample", "sample"
+        where = "shipped sample"
     else:
+        folder = _full_dataset_folder(cfg, title)
+        loader = datasets.mnist if cfg.dataset == "mnist" else datasets.fashion_mnist
         try:
-            folder = datasets.find_dataset(cfg.dataset)
-            if folder is None and cfg.download:
-                folder = datasets.download(cfg.dataset, timeout=DOWNLOAD_TIMEOUT)
-            if folder is None:
-                raise datasets.DatasetNotFoundError("not found here, and --no-download")
             train = loader("train", root=folder, download=False)
             test = loader("test", root=folder, download=False)
-            where, kind = str(folder), "full"
         except (OSError, ValueError) as exc:
-            reason = ("not found here and the download failed"
-                      if isinstance(exc, datasets.DownloadError) else _first_line(exc))
-            if cfg.dataset != "mnist":
-                raise SystemExit(
-                    f"error: {title} is unavailable ({reason}); install it (apt-get install "
-                    "dataset-fashion-mnist) or pass --data-dir DIR") from None
-            train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
-            where, kind = f"full MNIST {reason}", "sample"
+            raise SystemExit(f"error: {title} in {folder}: {_first_line(exc)}") from None
+        where = str(folder)
     x_train, y_train = train
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
@@ -372,14 +392,45 @@ def load_data(cfg: Config) -> Data:
             flag = f"--data-dir {where}" if cfg.data_dir else where
             raise SystemExit(f"error: {flag}: the {title} {split} files hold no images; "
                              f"put the full files there")
-    if kind == "sample":
-        line = (f"data: shipped MNIST sample, {len(x_train)} train / {len(x_test)} held-out "
-                f"test digits ({where})")
+    limited = f" (--limit {cfg.limit} of {len(train[0]):,})" if cfg.limit else ""
+    if cfg.dataset == "sample":
+        line = (f"data: the shipped MNIST sample, {len(x_train):,} train{limited} / "
+                f"{len(x_test):,} test (offline)")
     else:
-        line = f"data: {title} from {where}, {len(x_train)} train / {len(x_test)} test images"
-    source = {"dataset": cfg.dataset, "kind": kind, "where": where,
-              "train_size": len(x_train), "test_size": len(x_test)}
+        line = (f"data: {title} from {where}, {len(x_train):,} train{limited} / "
+                f"{len(x_test):,} test images")
+    source = {"dataset": cfg.dataset, "kind": "sample" if cfg.dataset == "sample" else "full",
+              "where": where, "train_size": len(x_train), "test_size": len(x_test)}
     return Data(x_train, y_train, x_test, y_test, line, source)
+
+
+def _full_dataset_folder(cfg: Config, title: str) -> Path:
+    """The folder of a full dataset's files: --data-dir, found here, or (--download) fetched."""
+    if cfg.data_dir:
+        folder = Path(cfg.data_dir)
+        missing = [base for pair in datasets.locate.FILES.values() for base in pair
+                   if not datasets.locate.find_file(folder, base)]
+        if missing:
+            raise SystemExit(f"error: --data-dir {folder} lacks the {title} file(s) "
+                             f"{', '.join(missing)} (gzipped or not); put the four standard "
+                             "files there, or leave out --data-dir")
+        return folder
+    folder = datasets.find_dataset(cfg.dataset)
+    if folder is not None:
+        return folder
+    if not cfg.download:
+        searched = ", ".join(str(d) for d in datasets.search_dirs(cfg.dataset))
+        raise SystemExit(f"error: the full {title} files are not on this machine (looked in "
+                         f"{searched}); add --download to fetch them, pass --data-dir DIR, "
+                         "or leave out --dataset to train on the shipped sample")
+    try:
+        return datasets.download(cfg.dataset, timeout=DOWNLOAD_TIMEOUT)
+    except datasets.DownloadError as exc:
+        raise SystemExit(f"error: could not download {title}: every mirror failed (why is "
+                         f"above); put the files {', '.join(exc.files)} in {exc.folder} by "
+                         "hand, or pass --data-dir DIR") from None
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: could not download {title}: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -575,7 +626,7 @@ def verify_difference(cfg: Config, model: nn.Module, x: np.ndarray, labels: np.n
 # ---- training ---------------------------------------------------------------------------
 
 
-def progress_bar(cfg: Config, total: int, desc: str):
+def progress_bar(cfg: Config, total: int, desc: str, initial: int = 0):
     """A tqdm bar on a terminal (with tqdm installed and --no-progress not given), else None."""
     if not (cfg.progress and sys.stderr.isatty()):
         return None
@@ -583,7 +634,8 @@ def progress_bar(cfg: Config, total: int, desc: str):
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=desc, leave=False, unit="step", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=desc, leave=False, unit="step",
+                dynamic_ncols=True)
 
 
 def evaluate(cfg: Config, model: nn.Module, x: np.ndarray, y: np.ndarray,
@@ -597,8 +649,13 @@ def evaluate(cfg: Config, model: nn.Module, x: np.ndarray, y: np.ndarray,
     return float((preds == y).mean()), preds
 
 
-def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dict) -> None:
-    """The loop: forward, loss, zero_grad, backward, (verify), step; log and checkpoint."""
+def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dict,
+          resume: dict | None = None) -> None:
+    """The loop: forward, loss, zero_grad, backward, (verify), step; log and checkpoint.
+
+    `resume` (a checkpoint's metadata, with its optimiser state) restores the optimiser,
+    the schedule's position, the random generator and the epoch, so the run goes on as if
+    it had never stopped."""
     rng = np.random.default_rng(cfg.seed + 1)
     x_test = as_inputs(data.x_test)
     # without augmentation the inputs are made once, in the network's layout
@@ -606,11 +663,21 @@ def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dic
     n = len(data.x_train)
     steps_per_epoch = len(minibatches(cfg, n, 0, np.random.default_rng(0)))
     optimizer, schedule = make_optimizer(cfg, model, cfg.epochs * steps_per_epoch)
-    bar = progress_bar(cfg, cfg.epochs, "training") if steps_per_epoch == 1 else None
-    step, started = 0, time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
+    step, first_epoch = 0, 1
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        step, first_epoch = resume["step"], resume["epoch"] + 1
+        if schedule is not None:
+            schedule.last_step = resume["schedule_step"]
+            optimizer.lr = schedule.lr_at(schedule.last_step)
+        rng.bit_generator.state = resume["rng"]
+    bar = progress_bar(cfg, cfg.epochs, "training", first_epoch - 1) \
+        if steps_per_epoch == 1 else None
+    started = time.perf_counter()
+    for epoch in range(first_epoch, cfg.epochs + 1):
         t0 = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
+        first_lr = optimizer.lr                   # the rate the epoch's first step uses
         batches = minibatches(cfg, n, epoch, rng)
         epoch_bar = progress_bar(cfg, len(batches), f"epoch {epoch}/{cfg.epochs}") \
             if steps_per_epoch > 1 else None
@@ -627,6 +694,7 @@ def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dic
                                           "max_abs_diff": diff})
                 _say(f"verify step {step}: loss {loss.item():.4f}  max |hand-derived - "
                      f".backward()| = {diff:.2e}", epoch_bar or bar)
+            last_lr = optimizer.lr
             optimizer.step()
             if schedule is not None:
                 schedule.step()
@@ -641,7 +709,7 @@ def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dic
         if epoch_bar is not None:
             epoch_bar.close()
         record = {"epoch": epoch, "steps": len(batches), "loss": loss_sum / seen,
-                  "train_accuracy": correct / seen, "lr": optimizer.lr,
+                  "train_accuracy": correct / seen, "lr": first_lr, "last_lr": last_lr,
                   "seconds": time.perf_counter() - t0}
         if bar is not None:
             bar.update()
@@ -654,7 +722,9 @@ def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dic
                  f"  train acc {record['train_accuracy']:.4f}  test acc "
                  f"{record['test_accuracy']:.4f}  lr {record['lr']:.3g}  "
                  f"({time.perf_counter() - started:.1f}s)", bar)
-            save_checkpoint(cfg, model, data, out_dir, metrics)
+            save_checkpoint(cfg, model, data, out_dir, metrics, {
+                "optimizer": optimizer, "step": step, "rng": rng.bit_generator.state,
+                "schedule_step": schedule.last_step if schedule is not None else 0})
     if bar is not None:
         bar.close()
 
@@ -670,12 +740,15 @@ def batch_inputs(cfg: Config, data: Data, x_all: np.ndarray | None, idx: np.ndar
 
 
 def save_checkpoint(cfg: Config, model: nn.Module, data: Data, out_dir: Path,
-                    metrics: dict) -> None:
-    """model.npz (with the config to rebuild the network) and metrics.json, both atomic."""
+                    metrics: dict, position: dict) -> None:
+    """model.npz and metrics.json, both atomic. The checkpoint holds the config to rebuild
+    the network, the optimiser's state, and where the run is (epoch, step, schedule,
+    random generator, metrics so far) for --resume."""
     last = metrics["epochs"][-1]
-    tg.save(model, out_dir / "model.npz", metadata={
+    tg.save(model, out_dir / "model.npz", optimizer=position["optimizer"], metadata={
         "config": asdict(cfg), "epoch": last["epoch"], "test_accuracy": last["test_accuracy"],
-        "data": data.source})
+        "data": data.source, "step": position["step"], "rng": position["rng"],
+        "schedule_step": position["schedule_step"], "metrics": metrics})
     write_json(out_dir / "metrics.json", metrics)
 
 
@@ -688,11 +761,14 @@ def _say(text: str, bar) -> None:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (a temporary file renamed over the target)."""
+    """Write JSON atomically (a temporary file renamed over the target), readable by all as
+    model.npz is: the old file's mode, or rw-r--r--."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2)
+        # mkstemp makes the file private (0600), as tinygrad_edu.save does before its chmod
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -777,48 +853,96 @@ def save_plots(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
 # ---- entry points -----------------------------------------------------------------------
 
 
-def evaluate_checkpoint(cfg: Config, argv: list[str] | None) -> int:
-    """--load: rebuild the saved network (its config is in the checkpoint) and test it."""
+def read_checkpoint(path: str) -> tuple[tg.nn.Checkpoint, Config]:
+    """A checkpoint and the config it was trained with (the defaults for one without)."""
     try:
-        ckpt = tg.load(cfg.load)
+        ckpt = tg.load(path)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    saved = ckpt.metadata.get("config", {})
-    arch = {k: saved[k] for k in ("hidden", "activation", "loss", "layout", "init", "dataset")
-            if k in saved}
-    arch["hidden"] = tuple(arch.get("hidden", cfg.hidden))
-    cfg = replace(cfg, **{k: v for k, v in arch.items() if not _given(k, argv)})
+        raise SystemExit(f"error: {exc}") from None
+    saved = dict(ckpt.metadata.get("config", {}))
+    if saved.pop("sample", False) or ckpt.metadata.get("data", {}).get("kind") == "sample":
+        saved["dataset"] = "sample"       # written before --dataset sample existed
+    known = {k: v for k, v in saved.items() if k in Config.__dataclass_fields__}
+    if "hidden" in known:
+        known["hidden"] = tuple(known["hidden"])
+    return ckpt, Config(**known)
+
+
+def describe_checkpoint(path: str, ckpt, saved: Config) -> str:
+    """`loaded: PATH: default preset, 784-256-128-10 relu, epoch 20 of 20 (...)`."""
+    meta = ckpt.metadata
+    sizes = "-".join(map(str, (784, *saved.hidden, 10)))
+    epoch = f", epoch {meta['epoch']} of {saved.epochs}" if "epoch" in meta else ""
+    accuracy = (f" (test accuracy {meta['test_accuracy']:.4f} when saved)"
+                if isinstance(meta.get("test_accuracy"), float) else "")
+    return f"loaded: {path}: {saved.preset} preset, {sizes} {saved.activation}{epoch}{accuracy}"
+
+
+def evaluate_checkpoint(cfg: Config) -> int:
+    """--load: rebuild the saved network (its config is in the checkpoint) and test it on the
+    data given on the command line, or else the data it was trained on."""
+    ckpt, saved = read_checkpoint(cfg.load)
+    print(describe_checkpoint(cfg.load, ckpt, saved))
+    if cfg.dataset is None:                        # no data flag: what it was trained on
+        cfg = replace(cfg, dataset=saved.dataset, data_dir=saved.data_dir)
+    cfg = replace(saved, dataset=cfg.dataset, data_dir=cfg.data_dir, download=cfg.download,
+                  limit=0, progress=cfg.progress)
     data = load_data(cfg)
     print(data.description)
     model = build_model(cfg, np.random.default_rng(0))
     try:
         model.load_state_dict(ckpt)
     except nn.StateDictError as exc:
-        print(f"error: {cfg.load}: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     acc, _ = evaluate(cfg, model, as_inputs(data.x_test), data.y_test)
     print(f"test accuracy: {acc:.4f}")
     return 0
 
 
-def _given(name: str, argv: list[str] | None) -> bool:
-    flag = "--" + name.replace("_", "-")
-    args = sys.argv[1:] if argv is None else argv
-    return any(a == flag or a.startswith(flag + "=") for a in args)
+def resume_training(cfg: Config) -> int:
+    """--resume RUN_DIR: the saved run's model, optimiser, epoch and generator, trained on."""
+    run = Path(cfg.resume)
+    path = run / "model.npz" if run.is_dir() else run
+    ckpt, saved = read_checkpoint(str(path))
+    meta = ckpt.metadata
+    if ckpt.optimizer is None or "rng" not in meta:
+        raise SystemExit(f"error: --resume {cfg.resume}: {path} holds no optimiser state (it "
+                         "was written before --resume existed); --load can evaluate it, but "
+                         "the run cannot go on")
+    epochs = cfg.epochs or saved.epochs
+    if meta["epoch"] >= epochs:
+        raise SystemExit(f"error: --resume {cfg.resume}: the run has finished its "
+                         f"{meta['epoch']} epochs; pass --epochs N (more than "
+                         f"{meta['epoch']}) to train further")
+    cfg = replace(saved, epochs=epochs, out=cfg.out or str(path.parent), progress=cfg.progress,
+                  plots=cfg.plots, resume=cfg.resume, load=None)
+    print(describe_checkpoint(str(path), ckpt, saved))
+    data = load_data(cfg)
+    print(data.description)
+    if {k: data.source[k] for k in ("train_size", "test_size")} != {
+            k: meta["data"][k] for k in ("train_size", "test_size")}:
+        raise SystemExit(f"error: --resume {cfg.resume}: the run trained on "
+                         f"{meta['data']['train_size']} / {meta['data']['test_size']} images "
+                         f"from {meta['data']['where']}, but {data.description[6:]}")
+    model = build_model(cfg, np.random.default_rng(cfg.seed))
+    model.load_state_dict(ckpt)
+    metrics = meta["metrics"]
+    metrics["epochs"] = [r for r in metrics["epochs"] if r["epoch"] <= meta["epoch"]]
+    metrics["config"] = asdict(cfg)
+    metrics["interrupted"], metrics["test_accuracy"] = False, None
+    position = {"optimizer": ckpt.optimizer, "step": meta["step"], "epoch": meta["epoch"],
+                "schedule_step": meta["schedule_step"], "rng": meta["rng"]}
+    return run_training(cfg, model, data, metrics, position)
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     if cfg.load:
-        return evaluate_checkpoint(cfg, argv)
+        return evaluate_checkpoint(cfg)
+    if cfg.resume:
+        return resume_training(cfg)
     data = load_data(cfg)
-    check_batches(cfg, len(data.x_train))
-    out_dir = Path(cfg.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SystemExit(f"error: --out {out_dir}: {exc.strerror or exc}") from None
     print(data.description)
     model = build_model(cfg, np.random.default_rng(cfg.seed))
     n_params = sum(p.size for p in model.parameters())
@@ -826,16 +950,29 @@ def main(argv: list[str] | None = None) -> int:
           f"{cfg.activation}, {cfg.loss}, {cfg.optimizer} lr {cfg.lr:g}, {n_params} parameters")
     metrics = {"config": asdict(cfg), "data": {**data.source, "description": data.description},
                "epochs": [], "verify": [], "test_accuracy": None, "interrupted": False}
-    started = time.perf_counter()
+    return run_training(cfg, model, data, metrics)
+
+
+def run_training(cfg: Config, model: nn.Module, data: Data, metrics: dict,
+                 resume: dict | None = None) -> int:
+    """Train (from the start, or from `resume`), then test, save metrics and plots."""
+    check_batches(cfg, len(data.x_train))
+    out_dir = Path(cfg.out)
     try:
-        train(cfg, model, data, out_dir, metrics)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"error: --out {out_dir}: {exc.strerror or exc}") from None
+    started = time.perf_counter() - metrics.get("seconds", 0.0)
+    try:
+        train(cfg, model, data, out_dir, metrics, resume)
     except KeyboardInterrupt:
         metrics["interrupted"] = True
         metrics["seconds"] = time.perf_counter() - started
         write_json(out_dir / "metrics.json", metrics)
         last = [r["epoch"] for r in metrics["epochs"] if "test_accuracy" in r]
-        kept = (f"the checkpoint of epoch {last[-1]} is kept in {out_dir / 'model.npz'}"
-                if last else "no epoch had finished: no checkpoint")
+        kept = (f"the checkpoint of epoch {last[-1]} is kept in {out_dir / 'model.npz'}; "
+                f"go on with --resume {out_dir}" if last
+                else "no epoch had finished: no checkpoint")
         print(f"\ninterrupted: {kept}", file=sys.stderr)
         return 130
     metrics["seconds"] = time.perf_counter() - started

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -63,7 +64,8 @@ def test_default_run_prints_the_data_line_and_the_accuracy_last(default_run):
     lines = proc.stdout.strip().splitlines()
     data_lines = [line for line in lines if line.startswith("data:")]
     assert len(data_lines) == 1
-    assert "shipped MNIST sample, 2000 train / 2000 held-out test" in data_lines[0]
+    assert data_lines[0] == ("data: the shipped MNIST sample, 2,000 train (--limit 2000 of "
+                             "8,000) / 2,000 test (offline)")
     assert last_accuracy(proc.stdout) > 0.6                 # chance is 0.1
 
 
@@ -105,8 +107,10 @@ def test_load_evaluates_a_saved_checkpoint(default_run, tmp_path):
 
 def test_load_into_other_sizes_lists_the_mismatch(default_run, tmp_path):
     out, _ = default_run
-    proc = run("--load", str(out / "model.npz"), "--hidden", "64", *QUICK, cwd=tmp_path,
-               check=False)
+    ckpt = tg.load(out / "model.npz")
+    config = {**ckpt.metadata["config"], "hidden": [64]}     # a config that lies
+    tg.save(dict(ckpt), tmp_path / "other.npz", metadata={"config": config})
+    proc = run("--load", str(tmp_path / "other.npz"), *QUICK, cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "0.weight: checkpoint (256, 784), model (64, 784)" in proc.stderr
     assert StateDictError.__name__ not in proc.stdout
@@ -179,7 +183,8 @@ def test_help_lists_every_flag(tmp_path):
     text = run("--help", cwd=tmp_path).stdout
     for flag in ["--preset", "--dataset", "--data-dir", "--epochs", "--batch-size", "--lr",
                  "--optimizer", "--hidden", "--activation", "--loss", "--seed", "--out",
-                 "--no-progress", "--load", "--verify", "--limit", "--sample", "--no-download",
+                 "--no-progress", "--load", "--verify", "--limit", "--sample", "--download",
+                 "--resume",
                  "--augment", "--schedule", "--weight-decay", "--momentum", "--init",
                  "--layout", "--log-every", "--no-plots", "--batches-per-epoch"]:
         assert flag in text, flag
@@ -335,3 +340,163 @@ def test_trust_15_zero_image_files_are_a_clear_error(tmp_path, empty):
     split = "training" if empty == "train" else "test"
     assert (f"error: --data-dir {folder}: the MNIST {split} files hold no images"
             in proc.stderr)
+
+
+# issue 16, item 2: the default run is offline, on the shipped sample
+
+
+def test_first_02_default_run_uses_the_shipped_sample_and_no_network(example, monkeypatch,
+                                                                     capsys, tmp_path):
+    import socket
+
+    touched = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: touched.append(a) or [])
+    monkeypatch.setattr(socket.socket, "connect", lambda *a: touched.append(a))
+    monkeypatch.setattr(example.datasets, "find_dataset", lambda *a, **k: touched.append(a))
+    monkeypatch.setattr(example.datasets, "download", lambda *a, **k: touched.append(a))
+    assert example.main(["--epochs", "1", "--limit", "300", "--hidden", "16", "--no-plots",
+                         "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0] == ("data: the shipped MNIST sample, 300 train (--limit "
+                                       "300 of 8,000) / 2,000 test (offline)")
+    assert touched == [] and out.err == ""
+    assert example.load_data(example.parse_args([])).description == (
+        "data: the shipped MNIST sample, 8,000 train / 2,000 test (offline)")
+
+
+@pytest.fixture
+def no_full_data(tmp_path, monkeypatch):
+    """No full dataset anywhere the script looks."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("TINYGRAD_EDU_DATA", raising=False)
+    locate = importlib.import_module("tinygrad_edu.data.locate")
+    monkeypatch.setitem(locate.SYSTEM_DIRS, "fashion-mnist", ())
+    return tmp_path
+
+
+def test_first_02_full_mnist_is_read_only_when_asked_and_downloaded_only_with_download(
+        example, no_full_data, capsys):
+    with pytest.raises(SystemExit) as info:
+        example.load_data(example.parse_args(["--dataset", "mnist"]))
+    assert re.fullmatch(r"error: the full MNIST files are not on this machine \(looked in "
+                        r".*\); add --download to fetch them, pass --data-dir DIR, or leave "
+                        r"out --dataset to train on the shipped sample", str(info.value))
+    assert capsys.readouterr().err == ""                  # nothing was tried
+
+
+def test_first_02_a_failed_download_says_why_and_stops(example, no_full_data, monkeypatch,
+                                                       capsys):
+    import socket
+
+    fetch = importlib.import_module("tinygrad_edu.data.fetch")
+    with socket.socket() as sock:                         # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setitem(fetch.MIRRORS, "mnist", (f"http://127.0.0.1:{port}/",))
+    with pytest.raises(SystemExit, match=r"error: could not download MNIST: every mirror "
+                                         r"failed \(why is above\); put the files"):
+        example.load_data(example.parse_args(["--dataset", "mnist", "--download"]))
+    assert capsys.readouterr().err.splitlines() == [
+        f"tinygrad_edu: downloading http://127.0.0.1:{port}/train-images-idx3-ubyte.gz",
+        f"tinygrad_edu:   failed: connection refused: nothing answers at 127.0.0.1:{port}"]
+
+
+def test_first_02_download_goes_with_a_full_dataset_only(example, capsys):
+    assert "--download fetches a full dataset: add --dataset mnist" in parse_error(
+        example, capsys, "--download")
+
+
+# issue 16, item 5: --load, --resume, the lr per epoch, the files' modes
+
+
+def test_first_05_load_says_which_model_and_epoch_it_loaded(default_run, tmp_path):
+    out, proc = default_run
+    loaded = run("--load", str(out / "model.npz"), "--no-progress", cwd=tmp_path)
+    accuracy = last_accuracy(proc.stdout)
+    assert loaded.stdout.splitlines()[:2] == [
+        f"loaded: {out / 'model.npz'}: default preset, 784-256-128-10 relu, epoch 2 of 2 "
+        f"(test accuracy {accuracy:.4f} when saved)",
+        "data: the shipped MNIST sample, 8,000 train / 2,000 test (offline)"]
+
+
+@pytest.mark.parametrize("flags", [["--preset", "zhang"], ["--hidden", "64"],
+                                   ["--preset", "fang", "--lr", "0.1", "--hidden", "8"]])
+def test_first_05_load_refuses_the_flags_it_would_ignore(example, capsys, flags):
+    shown = ", ".join(f for f in flags if f.startswith("--"))
+    assert parse_error(example, capsys, "--load", "m.npz", *flags).endswith(
+        "error: --load evaluates the checkpoint's network as it was saved (its "
+        f"preset, sizes and activation are in the checkpoint): leave out {shown}")
+
+
+def test_first_05_epoch_lr_is_the_rate_the_epoch_used(default_run):
+    out, proc = default_run
+    first, second = json.loads((out / "metrics.json").read_text())["epochs"]
+    assert first["lr"] == 1e-3                            # cosine: the run starts at --lr
+    assert second["lr"] == pytest.approx(5e-4) and first["last_lr"] > second["lr"]
+    assert " lr 0.001 " in proc.stdout.splitlines()[2]
+
+
+def test_first_05_metrics_json_has_the_mode_of_model_npz(default_run):
+    out, _ = default_run
+    assert stat.S_IMODE((out / "metrics.json").stat().st_mode) == stat.S_IMODE(
+        (out / "model.npz").stat().st_mode) == 0o644
+
+
+def test_first_05_resume_gives_the_numbers_of_an_uninterrupted_run(example, monkeypatch,
+                                                                   tmp_path, capsys):
+    args = ["--epochs", "3", "--limit", "300", "--hidden", "16", "--no-plots",
+            "--no-progress", "--out"]               # default preset: Adam, cosine, shifts
+    assert example.main([*args, str(tmp_path / "whole")]) == 0
+    save = example.save_checkpoint
+
+    def save_then_ctrl_c(cfg, model, data, out_dir, metrics, position):
+        save(cfg, model, data, out_dir, metrics, position)
+        if metrics["epochs"][-1]["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(example, "save_checkpoint", save_then_ctrl_c)
+    assert example.main([*args, str(tmp_path / "cut")]) == 130
+    assert f"go on with --resume {tmp_path / 'cut'}" in capsys.readouterr().err
+    monkeypatch.setattr(example, "save_checkpoint", save)
+    assert example.main(["--resume", str(tmp_path / "cut"), "--no-progress",
+                         "--no-plots"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(
+        f"loaded: {tmp_path / 'cut' / 'model.npz'}: default preset, 784-16-10 relu, epoch 1 "
+        "of 3")
+    whole, cut = (json.loads((tmp_path / d / "metrics.json").read_text())
+                  for d in ("whole", "cut"))
+    for metrics in (whole, cut):
+        metrics["config"].pop("resume")
+    assert without_times(whole) == without_times(cut)
+    a, b = tg.load(tmp_path / "whole" / "model.npz"), tg.load(tmp_path / "cut" / "model.npz")
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert a.metadata["rng"] == b.metadata["rng"]
+
+
+def test_first_05_resume_of_a_checkpoint_without_optimizer_state_is_a_clear_error(
+        default_run, tmp_path):
+    out, _ = default_run
+    ckpt = tg.load(out / "model.npz")
+    tg.save(dict(ckpt), tmp_path / "model.npz", metadata={
+        k: ckpt.metadata[k] for k in ("config", "epoch", "test_accuracy", "data")})
+    proc = run("--resume", str(tmp_path), cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"error: --resume {tmp_path}: {tmp_path / 'model.npz'} holds no optimiser state (it "
+        "was written before --resume existed); --load can evaluate it, but the run cannot go "
+        "on")
+
+
+def test_first_05_resume_of_a_finished_run_asks_for_more_epochs(default_run, tmp_path):
+    out, _ = default_run
+    proc = run("--resume", str(out), "--no-progress", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "the run has finished its 2 epochs; pass --epochs N (more than 2)" in proc.stderr
+
+
+def test_first_05_resume_refuses_settings_of_its_own(example, capsys):
+    assert parse_error(example, capsys, "--resume", "runs/x", "--lr", "0.1", "--sample"
+                       ).endswith("error: --resume continues the saved run with its own settings (only "
+        "--epochs may change): leave out --lr")
