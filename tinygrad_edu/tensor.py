@@ -1,6 +1,6 @@
 """The Tensor: a numpy array, whether it needs a gradient, and the op that made it.
 
-`x + y`, `x.sum(dim)` and the rest call ops from `ops.py`; each method names its op, so
+`x + y`, `x.sum(dim)` and the rest call ops from `ops/`; each method names its op, so
 `grep "def mul"` finds where `*` is defined. The graph walk lives in `autograd.py`.
 """
 

@@ -202,7 +202,7 @@ def _rule(node: Function) -> str:
     """The op's backward rule as one line; for an unknown op, its docstring's first line."""
     cls = type(node)
     if cls.__name__ in BACKWARD_RULES and (
-            cls.__module__ == ops.__name__ or not hasattr(ops, cls.__name__)):
+            getattr(ops, cls.__name__, cls) is cls):  # the engine's op, or a name it lacks
         rule = BACKWARD_RULES[cls.__name__]
         if getattr(node, "reduction", "mean") != "mean":  # a loss summed, or per sample
             rule = rule.replace(" / N", "")

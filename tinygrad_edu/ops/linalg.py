@@ -1,0 +1,59 @@
+"""Linear algebra: the matrix product."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..function import Function
+
+
+class MatMul(Function):
+    """out = x @ y, with numpy's rules for 1-D operands and batches
+
+    For matrices, dL/dx = grad @ y^T and dL/dy = x^T @ grad. A 1-D x is a row (1, n) and a
+    1-D y a column (n, 1) for the product; their gradients drop that dim again. Batch dims
+    broadcast, and the engine sums the gradients back over them.
+    """
+
+    def forward(self, x, y):
+        if x.ndim > 1 and y.ndim > 1 and x.shape[-1] == 1 == y.shape[-2]:
+            # inner dim 1 (an outer product, as in dW = dZ a^T for one sample): each output is
+            # the single product x_i1 y_1j, which broadcasting computes ~4x faster than matmul
+            return x * y
+        if x.ndim == 2 == y.ndim:
+            return np.dot(x, y)   # the same BLAS product as matmul, a microsecond sooner
+        return np.matmul(x, y)
+
+    def backward(self, grad):
+        x, y = self.inputs
+        if x.ndim == 2 and y.ndim == 2:              # the common case, stated plainly
+            gx = grad @ y.T if self.needs_input_grad[0] else None
+            gy = x.T @ grad if self.needs_input_grad[1] else None
+            return gx, gy
+        if x.ndim == 1 and y.ndim == 1:              # dot product: out = sum(x * y)
+            return grad * y, grad * x
+        xm = x.unsqueeze(0) if x.ndim == 1 else x
+        ym = y.unsqueeze(-1) if y.ndim == 1 else y
+        g = grad.unsqueeze(-2) if x.ndim == 1 else grad
+        g = g.unsqueeze(-1) if y.ndim == 1 else g
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = g @ ym.mT
+            gx = gx.squeeze(-2) if x.ndim == 1 else gx
+        if self.needs_input_grad[1]:
+            gy = xm.mT @ g
+            gy = gy.squeeze(-1) if y.ndim == 1 else gy
+        return gx, gy
+
+    def explain_error(self, inputs, params, exc):
+        (a, b) = (t.shape for t in inputs)
+        if not a or not b:
+            return ShapeError(f"matmul: {a} @ {b}: operands need at least one dim; "
+                              "use * to multiply by a scalar")
+        inner_a, inner_b = a[-1], (b[-2] if len(b) > 1 else b[0])
+        if inner_a != inner_b:
+            return ShapeError(f"matmul: {a} @ {b}: inner dimensions {inner_a} and {inner_b} "
+                              "differ; transpose or reshape one operand")
+        return ShapeError(f"matmul: {a} @ {b}: batch dimensions {a[:-2]} and {b[:-2]} do "
+                          "not broadcast; reshape one operand")

@@ -1,0 +1,100 @@
+"""Reductions: sum, max and min, softmax and log_softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..function import Function
+from ..shapes import normalize_dim, normalize_dims, reduced_shape
+from .elementwise import _const
+
+
+class Sum(Function):
+    """out = sum of x over dims"""
+
+    def forward(self, x, dim=None, keepdim=False):
+        self.dims, self.keepdim = normalize_dims(dim, x.shape, "sum"), keepdim
+        return x.sum(axis=self.dims, keepdims=keepdim)
+
+    def backward(self, grad):
+        # dout/dx = 1 for every summed element: spread grad back over the summed dims
+        x_shape = self.inputs[0].shape
+        if not self.keepdim and grad.ndim:
+            grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
+        return grad.expand(x_shape)
+
+
+class Max(Function):
+    """out = max of x over dims; ties share the gradient evenly"""
+
+    reduce = staticmethod(np.max)
+
+    def forward(self, x, dim=None, keepdim=False):
+        op = self.name.lower()
+        dims = normalize_dims(dim, x.shape, op)
+        if any(x.shape[d] == 0 for d in dims):       # the max of no elements has no value
+            raise ShapeError(f"{op}: cannot reduce an empty tensor of shape {x.shape} over dims "
+                             f"{dims}; reduce over dims that have elements")
+        out = self.reduce(x, axis=dims, keepdims=True)
+        winners = x == out
+        self.share = winners / np.maximum(winners.sum(axis=dims, keepdims=True), 1)
+        self.share = self.share.astype(x.dtype, copy=False)
+        self.keepdim, self.kept_shape = keepdim, out.shape
+        return out if keepdim else out.reshape(reduced_shape(x.shape, dims, keepdim=False))
+
+    def backward(self, grad):
+        if not self.keepdim:
+            grad = grad.reshape(self.kept_shape)
+        return grad * _const(self.share)             # dout/dx = 1/k at the k maxima, else 0
+
+
+class Min(Max):
+    """out = min of x over dims; ties share the gradient evenly"""
+
+    reduce = staticmethod(np.min)  # computed directly: -max(-x) wraps around on integers
+
+
+def _floating(x: np.ndarray) -> np.ndarray:
+    """Integer or bool scores as floats (float32 at least): x - max(x) must not wrap around."""
+    return x if x.dtype.kind in "fc" else x.astype(np.result_type(x.dtype, np.float32))
+
+
+class Softmax(Function):
+    """out = exp(x) / sum(exp(x)) along dim"""
+
+    def forward(self, x, dim=-1, value=None):
+        self.dim = normalize_dim(dim, x.ndim, "softmax", x.shape)
+        if value is not None:                        # the caller computed softmax(x) already
+            return value
+        x = _floating(x)
+        if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
+            return np.empty_like(x)
+        e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # shifted: exp never overflows
+        return e / e.sum(axis=self.dim, keepdims=True)
+
+    def backward(self, grad):
+        return _softmax_vjp(self.output, grad, self.dim)
+
+
+def _softmax_vjp(out, grad, dim):
+    """The gradient of x through out = softmax(x) (a Tensor on x), given grad of out."""
+    # dout_i/dx_j = out_i (delta_ij - out_j), so grad_x = out * (grad - sum(grad * out))
+    return out * (grad - (grad * out).sum(dim, keepdim=True))
+
+
+
+class LogSoftmax(Function):
+    """out = x - log(sum(exp(x))) along dim"""
+
+    def forward(self, x, dim=-1):
+        self.dim = normalize_dim(dim, x.ndim, "log_softmax", x.shape)
+        x = _floating(x)
+        if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
+            return np.empty_like(x)
+        shifted = x - x.max(axis=self.dim, keepdims=True)   # stable for large logits
+        return shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+
+    def backward(self, grad):
+        # dout_i/dx_j = delta_ij - softmax_j, so grad_x = grad - softmax * sum(grad)
+        return grad - self.output.exp() * grad.sum(self.dim, keepdim=True)
