@@ -1,25 +1,12 @@
-"""Neural-network building blocks: layers (`modules`), initialisers (`init`), losses and
-activations (`functional`), and checkpoints (`save`, `load`)."""
+"""Neural-network building blocks: `Module` and `Parameter` (`modules`), layers (`layers`),
+containers (`containers`), initialisers (`init`), losses and activations (`functional`), and
+checkpoints (`save`, `load`)."""
 
 from . import functional, init
 from .checkpoint import Checkpoint, CheckpointError, load, save
-from .modules import (
-    Flatten,
-    Linear,
-    LoadResult,
-    LogSoftmax,
-    Module,
-    ModuleDict,
-    ModuleList,
-    Parameter,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    StateDictError,
-    Tanh,
-    UnregisteredWarning,
-)
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import Flatten, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .modules import LoadResult, Module, Parameter, StateDictError, UnregisteredWarning
 
 __all__ = [
     "Checkpoint",

@@ -24,18 +24,15 @@ the next one's input, is exactly this API: `Linear` is its dense layer (`Y = W X
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import ShapeError, TinygradEduError, _user_stacklevel, warn_once
+from ..errors import TinygradEduError, warn_once
 from ..function import mark_written, state
 from ..tensor import Tensor
-from . import init as init_
-from .init import Initializer, SeedLike
 
 
 class StateDictError(TinygradEduError, ValueError):
@@ -300,6 +297,7 @@ class Module:
 
         Examples
         --------
+        >>> from tinygrad_edu.nn import Linear, ReLU, Sequential
         >>> net = Sequential(Linear(2, 3), ReLU())
         >>> [name for name, _ in net.named_modules()]
         ['', '0', '1']
@@ -342,6 +340,7 @@ class Module:
 
         Examples
         --------
+        >>> from tinygrad_edu.nn import Linear, ReLU, Sequential
         >>> net = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
         >>> [name for name, _ in net.named_parameters()]
         ['0.weight', '0.bias', '2.weight', '2.bias']
@@ -389,6 +388,7 @@ class Module:
 
         Examples
         --------
+        >>> from tinygrad_edu.nn import Linear, ReLU, Sequential
         >>> layer = Linear(2, 1, rng=0)
         >>> _ = layer.weight.requires_grad_(False)          # frozen, still saved
         >>> list(layer.state_dict())
@@ -425,6 +425,7 @@ class Module:
 
         Examples
         --------
+        >>> from tinygrad_edu.nn import Linear, ReLU, Sequential
         >>> import numpy as np
         >>> layer = Linear(2, 1, rng=0)
         >>> layer.load_state_dict({"weight": np.ones((1, 2)), "bias": np.zeros(1)})
@@ -529,368 +530,3 @@ def _warn_if_it_holds_layers(owner: str, name: str, value) -> None:
     else:
         return
     warn_once(f"unregistered:{owner}.{name}", message, UnregisteredWarning)
-
-
-class Linear(Module):
-    """A dense layer: `y = x @ W.T + b`, with the weight stored as (out_features, in_features).
-
-    This is document 004's "dense layer" (`Y = W X + B`, samples as columns), written for
-    samples in rows; an activation is a separate layer (`ReLU`, `Sigmoid`, ...) and each
-    layer's output is the next one's input, as in `Sequential`.
-
-    Parameters
-    ----------
-    in_features, out_features : int
-        Sizes of each input and output sample.
-    bias : bool
-        Learn an additive bias `b` of shape (out_features,).
-    init : str or callable
-        Initialiser of the weight: a name from `tinygrad_edu.nn.init` ('kaiming_uniform',
-        the default; 'kaiming_normal', 'xavier_uniform', 'xavier_normal', 'uniform',
-        'normal', 'zeros') or a function `f(shape, rng) -> ndarray`.
-    bias_init : str or callable
-        Initialiser of the bias, called with shape (out_features,); zeros by default.
-    rng : numpy.random.Generator or int, optional
-        Source of the random values (a seed makes them reproducible).
-    dtype : numpy dtype
-        float32 by default.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from tinygrad_edu import Tensor
-    >>> layer = Linear(3, 2, rng=0)
-    >>> layer.weight.shape, layer.bias.shape
-    ((2, 3), (2,))
-    >>> layer(Tensor(np.ones((4, 3), np.float32))).shape
-    (4, 2)
-    """
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 init: str | Initializer = "kaiming_uniform",
-                 bias_init: str | Initializer = "zeros", rng: SeedLike = None,
-                 dtype=np.float32):
-        for label, size in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"Linear: {label} must be a positive int, got {size!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        rng = init_.make_rng(rng)
-        self.weight = Parameter(_initial("weight", init, (self.out_features, self.in_features),
-                                         rng, dtype))
-        if bias:
-            self.bias = Parameter(_initial("bias", bias_init, (self.out_features,), rng, dtype))
-        else:
-            self.register_parameter("bias", None)
-
-    def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight
-        if not isinstance(x, Tensor) or x.data.shape[-1:] != (self.in_features,) \
-                or x.data.dtype != weight.data.dtype:
-            x = self._fit_input(x)
-        out = x @ weight.T
-        return out + self.bias if self.bias is not None else out
-
-    def _fit_input(self, x) -> Tensor:
-        """Check an input that is not a Tensor of this layer's width and dtype: the error
-        names the layer; a float input of another precision is cast, once with a warning."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ShapeError(
-                f"{self!r}: the input has shape {x.shape}, so {x.shape[-1] if x.ndim else 0} "
-                f"features in its last dim, but this layer takes {self.in_features}; give "
-                f"inputs of shape (..., {self.in_features}) (flatten images first: "
-                f"x.reshape(len(x), -1)), or build Linear({x.shape[-1] if x.ndim else 1}, "
-                f"{self.out_features})")
-        dtype = self.weight.dtype
-        if x.dtype != dtype and x.dtype.kind in "fiub":
-            if x.dtype.kind == "f":
-                warnings.warn(f"{self!r}: a {x.dtype} input meets {dtype} parameters; the "
-                              f"input is cast to {dtype} (else the whole network would silently "
-                              f"compute in {x.dtype}). Convert the data once, for example "
-                              f"Tensor(x, dtype=np.{dtype})", UserWarning,
-                              stacklevel=_user_stacklevel())
-            x = x.astype(dtype)
-        return x
-
-    def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
-
-
-def _initial(what: str, init, shape: tuple[int, ...], rng, dtype) -> np.ndarray:
-    values = np.asarray(init_.get_initializer(init)(shape, rng), dtype=dtype)
-    if values.shape != shape:
-        raise ValueError(f"Linear: the {what} initialiser returned shape {values.shape}, "
-                         f"expected {shape}")
-    return values
-
-
-class _LayerList(Module):
-    """The list behaviour ModuleList and Sequential share: layers named '0', '1', ..."""
-
-    def _set_layers(self, layers: Iterable[Module]) -> None:
-        layers = list(layers)
-        for i, layer in enumerate(layers):  # check them all before changing anything
-            _check_layer(type(self).__name__, i, layer)
-        modules = self._registries()[2]
-        modules.clear()
-        modules.update((str(i), layer) for i, layer in enumerate(layers))
-
-    def _position(self, index) -> int:
-        n = len(self._modules)
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"{type(self).__name__}: index with an int or a slice, got "
-                            f"{type(index).__name__}")
-        if not -n <= index < n:
-            raise IndexError(f"{type(self).__name__}: index {index} is out of range for "
-                             f"{n} layers")
-        return int(index) % n
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
-
-    def __getitem__(self, index: int | slice):
-        if isinstance(index, slice):  # a new container of the same type, sharing the layers
-            part = object.__new__(type(self))
-            part._set_layers(list(self)[index])
-            return part
-        return self._modules[str(self._position(index))]
-
-    def __setitem__(self, index: int, layer: Module) -> None:
-        position = self._position(index)
-        self._registries()[2][str(position)] = _check_layer(type(self).__name__, position, layer)
-
-    def __delitem__(self, index: int | slice) -> None:
-        layers = list(self)
-        del layers[index if isinstance(index, slice) else self._position(index)]
-        self._set_layers(layers)  # renumbered: the names stay '0', '1', ...
-
-    def append(self, layer: Module):
-        """Add `layer` at the end; returns self."""
-        n = len(self)
-        self._registries()[2][str(n)] = _check_layer(type(self).__name__, n, layer)
-        return self
-
-    def extend(self, layers: Iterable[Module]):
-        """Add every layer of `layers` at the end; returns self."""
-        self._set_layers(list(self) + list(layers))
-        return self
-
-    def __iadd__(self, layers: Iterable[Module]):
-        return self.extend(layers)
-
-    def insert(self, index: int, layer: Module) -> None:
-        """Insert `layer` before position `index` (as list.insert); later layers move up."""
-        layers = list(self)
-        layers.insert(index, layer)
-        self._set_layers(layers)
-
-    def pop(self, index: int = -1) -> Module:
-        """Remove the layer at `index` (the last by default) and return it."""
-        layer = self[index]
-        del self[index]
-        return layer
-
-
-def _check_layer(owner: str, i: int, layer) -> Module:
-    if not isinstance(layer, Module):
-        raise TypeError(f"{owner}: layer {i} is a {type(layer).__name__}, not a Module; "
-                        "wrap a function in a Module subclass")
-    return layer
-
-
-class ModuleList(_LayerList):
-    """Layers held in a list, registered: their parameters are named '0.weight', '1.weight', ...
-
-    Use it where a plain Python list of layers would be invisible to `parameters()`,
-    `state_dict()` and optimisers. It has the list methods `append`, `extend` (and `+=`),
-    `insert`, `pop`, indexing (a slice gives a ModuleList), `len`, iteration, assignment and
-    `del`; it has no `forward`: the owning module decides how the layers are applied.
-
-    Parameters
-    ----------
-    modules : iterable of Module, optional
-
-    Examples
-    --------
-    >>> class Tower(Module):
-    ...     def __init__(self, widths):
-    ...         self.layers = ModuleList(Linear(a, b, rng=0)
-    ...                                  for a, b in zip(widths[:-1], widths[1:]))
-    ...     def forward(self, x):
-    ...         for layer in self.layers:
-    ...             x = layer(x).relu()
-    ...         return x
-    >>> [name for name, _ in Tower([4, 3, 2]).named_parameters()]
-    ['layers.0.weight', 'layers.0.bias', 'layers.1.weight', 'layers.1.bias']
-    """
-
-    def __init__(self, modules: Iterable[Module] = ()):
-        self._set_layers(modules)
-
-
-class ModuleDict(Module):
-    """Layers held in a dict, registered: their parameters are named 'key.weight', ...
-
-    A mapping from str to Module with `[key]`, `in`, `len`, iteration over the keys, `keys()`,
-    `values()`, `items()`, `update()`, `pop()` and `clear()`, in insertion order. A key must
-    not contain '.' nor be the name of a method (`keys`, `forward`, ...).
-
-    Parameters
-    ----------
-    modules : mapping of str -> Module, or iterable of (str, Module) pairs, optional
-
-    Examples
-    --------
-    >>> heads = ModuleDict({"digit": Linear(8, 10, rng=0), "parity": Linear(8, 2, rng=1)})
-    >>> heads["parity"]
-    Linear(in_features=8, out_features=2, bias=True)
-    >>> [name for name, _ in heads.named_parameters()][:2]
-    ['digit.weight', 'digit.bias']
-    """
-
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] = ()):
-        self.update(modules)
-
-    def __getitem__(self, key: str) -> Module:
-        if key not in self._modules:
-            raise KeyError(f"ModuleDict has no layer {key!r}; its keys: {list(self._modules)}")
-        return self._modules[key]
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        _check_layer("ModuleDict", key, module)
-        self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        self.pop(key)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._modules))
-
-    def __contains__(self, key) -> bool:
-        return key in self._modules
-
-    def keys(self) -> list[str]:
-        return list(self._modules)
-
-    def values(self) -> list[Module]:
-        return list(self._modules.values())
-
-    def items(self) -> list[tuple[str, Module]]:
-        return list(self._modules.items())
-
-    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        """Add or replace layers by key; every pair is checked before any is added."""
-        pairs = list(modules.items() if isinstance(modules, Mapping) else modules)
-        registry = self._registries()[2]
-        for key, module in pairs:
-            self._check_name("ModuleDict", key, registry)
-            _check_layer("ModuleDict", key, module)
-        for key, module in pairs:
-            self._place(key, module, registry)
-
-    def pop(self, key: str) -> Module:
-        """Remove the layer `key` and return it."""
-        module = self[key]
-        del self._registries()[2][key]
-        return module
-
-    def clear(self) -> None:
-        self._registries()[2].clear()
-
-
-class Sequential(_LayerList):
-    """Layers applied one after another, each output the next layer's input.
-
-    Sub-modules are named '0', '1', ...; index a Sequential to get a layer back (a slice is a
-    Sequential); `append`, `extend`, `insert` and `del` work as on a `ModuleList`.
-
-    Examples
-    --------
-    >>> net = Sequential(Linear(784, 128, rng=0), ReLU(), Linear(128, 10, rng=1))
-    >>> net[0]
-    Linear(in_features=784, out_features=128, bias=True)
-    >>> len(net), sum(p.size for p in net.parameters())
-    (3, 101770)
-    """
-
-    def __init__(self, *layers: Module):
-        self._set_layers(layers)
-
-    def forward(self, x: Tensor) -> Tensor:
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
-
-
-class ReLU(Module):
-    """max(x, 0), elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
-
-
-class Sigmoid(Module):
-    """1 / (1 + exp(-x)), elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
-
-
-class Tanh(Module):
-    """tanh(x), elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
-
-
-class Softmax(Module):
-    """exp(x) / sum(exp(x)) along `dim` (-1 by default)."""
-
-    def __init__(self, dim: int = -1):
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.softmax(self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Module):
-    """x - log(sum(exp(x))) along `dim` (-1 by default); pair it with `nll_loss`."""
-
-    def __init__(self, dim: int = -1):
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.log_softmax(self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class Flatten(Module):
-    """Merge dims `start_dim`..`end_dim` (1..-1 by default: (N, 28, 28) -> (N, 784)).
-
-    Examples
-    --------
-    >>> from tinygrad_edu import Tensor
-    >>> Flatten()(Tensor.zeros(5, 28, 28)).shape
-    (5, 784)
-    """
-
-    def __init__(self, start_dim: int = 1, end_dim: int = -1):
-        self.start_dim, self.end_dim = start_dim, end_dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_dim, self.end_dim)
-
-    def extra_repr(self) -> str:
-        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
