@@ -497,6 +497,38 @@ def test_first_05_resume_of_a_finished_run_asks_for_more_epochs(default_run, tmp
 
 
 def test_first_05_resume_refuses_settings_of_its_own(example, capsys):
-    assert parse_error(example, capsys, "--resume", "runs/x", "--lr", "0.1", "--sample"
-                       ).endswith("error: --resume continues the saved run with its own settings (only "
-        "--epochs may change): leave out --lr")
+    line = parse_error(example, capsys, "--resume", "runs/x", "--lr", "0.1", "--sample")
+    assert line.endswith("error: --resume continues the saved run with its own settings (only "
+                         "--epochs may change): leave out --lr")
+
+
+# issue 16, item 3: the docs' figures are tested or dated
+
+
+DATA_LINE = "data: the shipped MNIST sample, 8,000 train / 2,000 test (offline)"
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md", "docs/mnist.md"])
+def test_first_03_docs_quote_the_data_line_the_first_command_prints(example, page):
+    assert example.load_data(example.parse_args([])).description == DATA_LINE
+    assert DATA_LINE in " ".join((ROOT / page).read_text().split())
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md"])
+def test_first_03_the_first_commands_figures_carry_date_and_machine(page):
+    text = " ".join((ROOT / page).read_text().split())
+    figures = re.findall(r"\(0\.\d{4} in \d+ s, measured on (\d{4}-\d\d-\d\d) on the "
+                         r"project's 2-core [^)]*machine\)", text)
+    assert len(figures) == 1, page
+    assert "about a minute" not in text and "19 s" not in text
+
+
+def test_first_03_every_result_in_mnist_md_says_when_it_was_measured():
+    rows = [line for line in (ROOT / "docs" / "mnist.md").read_text().splitlines()
+            if line.startswith("| `python examples/mnist_mlp.py") or
+            line.startswith("| the same model")]
+    assert len(rows) >= 10
+    for row in rows:
+        assert re.search(r"\| 20\d\d-\d\d-\d\d[^|]*\|$", row), row
+    assert "Runs are deterministic for a given `--seed` on the same machine" in " ".join(
+        (ROOT / "docs" / "mnist.md").read_text().split())
