@@ -1,10 +1,12 @@
 """Figures and listings in the docs that no code block prints are compared with what the code
-does (issue 16, item 3): gradcheck's messages in testing.md, the limits and sizes data.md
-states, the module tree in design.md.
+does (issue 16, item 3): gradcheck's messages, tolerances and the hypothesis profiles in
+testing.md, the limits and sizes data.md states, the module tree in design.md.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import inspect
 import re
 
@@ -18,6 +20,7 @@ from tinygrad_edu.testing import GradcheckError, gradcheck, gradgradcheck
 
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "tinygrad_edu"
+gradcheck_module = importlib.import_module("tinygrad_edu.testing.gradcheck")
 TEXT_BLOCK = re.compile(r"^```text\n(.*?)^```", re.S | re.M)
 
 
@@ -85,13 +88,45 @@ def _tree_entries(page: str) -> dict[str, list[str]]:
     return entries
 
 
-def test_first_03_design_md_tree_names_every_module_and_package():
+def test_first_03_design_md_tree_names_every_module_and_package_that_exists():
     entries = _tree_entries((DOCS / "design.md").read_text())
     on_disk = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.iterdir()
                if (p.suffix == ".py" and p.name != "__init__.py")
                or (p.is_dir() and (p / "__init__.py").exists())}
     assert set(entries) == on_disk
     for package, modules in entries.items():
-        if modules:
-            present = {p.name for p in (PACKAGE / package).glob("*.py")} - {"__init__.py"}
-            assert set(modules) == present, package
+        missing = [m for m in modules if not (PACKAGE / package / m).exists()]
+        assert not missing, f"docs/design.md names {package}{missing}, which do not exist"
+
+
+def test_first_03_testing_md_states_gradchecks_tolerances():
+    page = (DOCS / "testing.md").read_text()
+    stated = dict(re.findall(r"^\| `(EPS|RTOL|ATOL)` \| `([^`]+)` \|", page, re.M))
+    assert {name: float(value) for name, value in stated.items()} == {
+        "EPS": gradcheck_module.EPS, "RTOL": gradcheck_module.RTOL, "ATOL": gradcheck_module.ATOL}
+    rounding = re.search(r"^\| `ROUNDING` \| `64 \* 2\*\*-52 / EPS`, about `([\d.e-]+)` \|",
+                         page, re.M)
+    assert rounding, "docs/testing.md no longer states ROUNDING's formula and value"
+    assert gradcheck_module.ROUNDING == 64 * 2**-52 / gradcheck_module.EPS
+    assert float(rounding[1]) == float(f"{gradcheck_module.ROUNDING:.1e}")
+
+
+def _conftest_profiles() -> dict[str, dict]:
+    """{name: the keywords of its register_profile call} in tests/conftest.py. Read from the
+    source: the registry itself changes when testing.md's conftest snippet runs."""
+    tree = ast.parse((ROOT / "tests" / "conftest.py").read_text())
+    return {call.args[0].value: {k.arg: ast.literal_eval(k.value) for k in call.keywords
+                                 if k.arg in ("max_examples", "derandomize")}
+            for call in ast.walk(tree)
+            if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "register_profile"}
+
+
+def test_first_03_testing_md_states_the_hypothesis_profiles_of_conftest():
+    page = (DOCS / "testing.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| (\d+), (derandomized|random)", page, re.M)
+    profiles = _conftest_profiles()
+    assert {name: (int(examples), kind == "derandomized") for name, examples, kind in rows} == {
+        name: (p["max_examples"], p.get("derandomize", False)) for name, p in profiles.items()}
+    ratio = re.search(r"`thorough` draws (\d+) times as many as `ci`", page)
+    assert ratio
+    assert int(ratio[1]) == profiles["thorough"]["max_examples"] // profiles["ci"]["max_examples"]
