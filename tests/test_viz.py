@@ -4,6 +4,7 @@ import importlib.util
 import os
 import re
 import shutil
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +181,7 @@ def test_collapse_modules_puts_each_modules_ops_in_a_labelled_cluster():
     assert where["ReLU"] == ["MLP"]                      # made by MLP.forward itself
     assert where["x"] == [] and where["CrossEntropy"] == [] and where["loss"] == []
     in_fc1 = sorted(text.split()[0] for text, _, c in nodes.values() if c[-1:] == ["fc1 (Linear)"])
-    assert in_fc1 == ["(4,", "(4,", "(6,", "Add", "MatMul", "Permute", "fc1.bias", "fc1.weight"]
+    assert in_fc1 == ["(4,", "(4,", "(6,", "Add", "MatMul", "T", "fc1.bias", "fc1.weight"]
 
 
 def test_collapse_modules_labels_bare_modules_by_class_and_counter():
@@ -209,7 +210,9 @@ def test_show_rules_adds_the_backward_rule_and_names_the_operands():
     _, loss = mlp_loss()
     source = viz.draw_graph(loss, show_rules=True).source
     nodes, _ = graph_nodes(source)
-    op, text = [(k, v[0]) for k, v in nodes.items() if v[0].startswith("MatMul")][0]
+    (first, text1), (op, text) = [(k, v[0]) for k, v in nodes.items()
+                                  if v[0].startswith("MatMul")]
+    assert text1 == "MatMul dy = x^T @ g"             # x, the data, needs no gradient
     assert text == "MatMul dx = g @ y^T dy = x^T @ g"
     assert re.search(rf"t\d+ -> {op} \[label=x\]", source)
     assert re.search(rf"t\d+ -> {op} \[label=y\]", source)
@@ -307,13 +310,14 @@ def test_a_huge_graph_obeys_the_limit():
     assert viz.draw_graph(chain(3), max_nodes=10)
 
 
-def test_drawing_a_freed_graph_says_how_to_keep_it():
+def test_retain_grads_after_backward_says_to_call_it_before():
     *_, e = scalar_expression()
     e.backward()
-    for fn in (viz.draw_graph, viz.text_graph, viz.explain, viz.retain_grads):
-        with pytest.raises(GraphError, match=r"(?i)freed by \.backward\(\).*draw before "
-                                             r"calling backward.*retain_graph=True"):
-            fn(e)
+    with pytest.raises(GraphError, match=r"retain_grads: the graph that made this tensor was "
+                                         r"freed by \.backward\(\) \(here: ReLU\).*Call "
+                                         r"retain_grads\(loss\) before "
+                                         r"loss\.backward\(retain_graph=True\)"):
+        viz.retain_grads(e)
 
 
 def test_draw_graph_needs_a_tensor():
@@ -336,7 +340,7 @@ def test_explain_lists_ops_in_the_order_backward_runs_them():
             return rule(grad)
         node.backward = spy
     loss.backward()
-    assert listed == ran
+    assert listed == [{"Permute": "T"}.get(name, name) for name in ran]   # W.T is shown as T
     assert sorted(ran) == ["Add", "Add", "CrossEntropy", "MatMul", "MatMul", "Permute",
                            "Permute", "ReLU"]
 
@@ -481,3 +485,142 @@ def test_the_example_draws_both_graphs_offline(tmp_path, capsys):
         assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     printed = capsys.readouterr().out
     assert "step 1  CrossEntropy" in printed and "fc1.weight  (8, 784) float32" in printed
+
+
+# ---- issue 16: after backward, the user's op names, render's suffix, graphs.md ----------
+
+def test_first_04_draw_graph_after_a_plain_backward():
+    a, b, c, e = scalar_expression()
+    e.backward()                                   # no retain_graph: the values are freed
+    nodes, edges = graph_nodes(viz.draw_graph(e, show_values=True).source)
+    assert [nodes[f"op{i}"][0] for i in range(3)] == ["Mul", "Add", "ReLU"]
+    assert len(edges) == 8
+    assert nodes["t0"][0] == "a (1,) float32 value 2 grad -3"     # leaves keep value and grad
+    assert nodes["t2"][0] == "(1,) float32 freed by backward"     # a * b: value and grad gone
+    assert "dashed" in nodes["t2"][1]
+    assert "freed by backward (value and grad gone)" in parse(
+        viz.draw_graph(e).source)[0]["legend"][0]
+    with pytest.raises(GraphError, match="freed by an earlier backward pass"):
+        e.backward()                               # the engine still refuses a second pass
+
+
+def test_first_04_text_graph_and_explain_after_a_plain_backward():
+    *_, e = scalar_expression()
+    before = viz.explain(e)
+    e.backward()
+    assert viz.text_graph(e) == (
+        "e = ReLU  (1,) float32\n"
+        "└── Add  (1,) float32  (freed)\n"
+        "    ├── Mul  (1,) float32  (freed)\n"
+        "    │   ├── a  (1,) float32  parameter\n"
+        "    │   └── b  (1,) float32  parameter\n"
+        "    └── c  (1,) float32  parameter")
+    after = viz.explain(e).splitlines()
+    assert after[3] == ("(A backward pass already ran and freed the values; the steps are as "
+                        "it ran them.)")
+    assert after[:3] + after[4:] == before.splitlines()
+
+
+def test_first_04_an_mlp_after_backward_keeps_modules_names_and_order():
+    model, loss = mlp_loss()
+    live_text = viz.text_graph(loss, model=model)
+    live = graph_nodes(viz.draw_graph(loss, model=model, collapse_modules=True).source)
+    loss.backward()
+    after = viz.text_graph(loss, model=model)
+    assert after.replace("  (freed)", "").replace("  (value freed)", "") == live_text
+    assert "x  (4, 6) float32  input  (value freed)" in after   # mlp_loss let go of x
+    nodes, edges = graph_nodes(viz.draw_graph(loss, model=model, collapse_modules=True).source)
+    assert edges == live[1] and nodes.keys() == live[0].keys()
+    assert [c for *_, c in nodes.values()] == [c for *_, c in live[0].values()]
+    (weight,) = [text for text, *_ in nodes.values() if text.startswith("fc1.weight")]
+    assert re.fullmatch(r"fc1\.weight \(5, 6\) float32 grad norm \S+ range \[\S+, \S+\]", weight)
+
+
+def test_first_04_retain_graph_with_retain_grads_still_shows_everything():
+    *_, e = scalar_expression()
+    viz.retain_grads(e).backward(retain_graph=True)
+    source = viz.draw_graph(e, show_values=True).source
+    assert "freed" not in source
+    assert graph_nodes(source)[0]["t2"][0] == "(1,) float32 value -6 grad 1"
+
+
+def test_first_04_a_freed_graph_keeps_no_intermediate_array_alive():
+    x = Tensor(np.ones((64, 32), dtype=np.float32))          # data: no grad, held weakly
+    w = Tensor(np.ones((32, 16), dtype=np.float32), requires_grad=True)
+    h = (x @ w).relu()
+    loss = (h * h).sum()
+    arrays = [weakref.ref(a) for a in (x.data, h.data, h._ctx.inputs[0].data)]
+    del x, h
+    loss.backward()
+    assert [ref() for ref in arrays] == [None, None, None]    # no gc.collect() needed
+    text = viz.text_graph(loss)
+    assert "(64, 32) float32  input  (value freed)" in text
+    assert text.count("(freed)") == 3 and "(32, 16) float32  parameter" in text
+
+
+def test_first_04_an_intermediate_the_user_still_holds_is_shown_live():
+    x = Tensor([1.0, -2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    loss = h.relu().sum()
+    loss.backward()
+    nodes, _ = graph_nodes(viz.draw_graph(loss, show_values=True).source)
+    assert nodes["t2"][0] == "(2,) float32 mean -1.5, std 4.5 grad norm 1 range [0, 1]"
+
+
+def test_first_06_transpose_and_mean_are_drawn_as_written():
+    x = Tensor(np.ones((5, 2, 3)), requires_grad=True)
+    w = Tensor(np.ones((4, 3)), requires_grad=True)
+    y = (x @ w.T).transpose(0, 1).mean()
+    assert viz.text_graph(y) == (
+        "Mean  () float64\n"
+        "└── Transpose  (2, 5, 4) float64\n"
+        "    └── MatMul  (5, 2, 4) float64\n"
+        "        ├── (5, 2, 3) float64  parameter\n"
+        "        └── T  (3, 4) float64\n"
+        "            └── (4, 3) float64  parameter")
+    ops_drawn = [v[0] for k, v in graph_nodes(viz.draw_graph(y, show_rules=True).source)[0]
+                 .items() if k.startswith("op")]
+    assert ops_drawn == ["T dx = g.T", "MatMul dx = g @ y^T dy = x^T @ g",
+                         "Transpose dx = g with the same two dims swapped back",
+                         "Mean dx = g / N expanded back to x's shape (N values averaged)"]
+    assert re.search(r"step 1  Mean: .*\n +g +\(\) .*\n +dx +\(2, 5, 4\) +40 values +-> step 2 "
+                     r"\(Transpose output\)", viz.explain(y))
+
+
+def test_first_06_a_sum_times_another_number_stays_a_sum_and_a_mul():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    assert viz.text_graph(x.sum() * 0.5).splitlines()[:2] == [
+        "Mul  () float64", "├── Sum  () float64"]
+    assert viz.text_graph(x.mean(1)).splitlines()[0] == "Mean  (2,) float64"
+
+
+def test_first_06_rules_show_only_the_inputs_that_need_a_gradient():
+    x = Tensor([2.0, 3.0], requires_grad=True)
+    nodes, _ = graph_nodes(viz.draw_graph((x ** 2).sum(), show_rules=True).source)
+    assert nodes["op0"][0] == "Pow dx = g * y * x^(y-1)"          # no ln(x): 2 is a constant
+    nodes, _ = graph_nodes(viz.draw_graph((2.0 ** x).sum(), show_rules=True).source)
+    assert nodes["op0"][0] == "Pow dy = g * out * ln(x)"
+    both = viz.explain((x ** x).sum())
+    assert "Pow: dx = g * y * x^(y-1), dy = g * out * ln(x)" in both
+
+
+@needs_dot
+@pytest.mark.parametrize("name, magic", [("a.jpg", b"\xff\xd8"), ("a.jpeg", b"\xff\xd8"),
+                                         ("a.gif", b"GIF8"), ("a.PNG", b"\x89PNG")])
+def test_first_05_render_takes_the_format_from_the_suffix(tmp_path, name, magic):
+    *_, e = scalar_expression()
+    out = viz.render(e, tmp_path / name)
+    assert out == tmp_path / name and out.read_bytes().startswith(magic)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "a.dot"])
+
+
+def test_first_05_render_refuses_a_suffix_that_is_no_format(tmp_path):
+    *_, e = scalar_expression()
+    with pytest.raises(ValueError, match=r"render: '.*a\.bmp' ends in \.bmp, which is not a "
+                                         r"format render writes; end the path in one of \.svg, "
+                                         r"\.png, \.pdf, \.jpg, \.jpeg, \.gif, or pass format="):
+        viz.render(e, tmp_path / "a.bmp")
+    assert list(tmp_path.iterdir()) == []                      # nothing written
+    with pytest.raises(ValueError, match=r"format must be one of .*got 'bmp'"):
+        viz.render(e, tmp_path / "a", format="bmp")

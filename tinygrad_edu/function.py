@@ -126,6 +126,12 @@ def _written_since(data: np.ndarray, seq: int) -> bool:
     return entry is not None and entry[0] > seq
 
 
+# What a released node keeps, when it has them, besides `structure`, `needs_input_grad` and its
+# output's weak reference: the module that made it, the summary of its output (`made`) and the
+# small parameters pictures name (Permute's dims, a loss's reduction). No array.
+_KEPT = ("module", "made", "dims", "reduction")
+
+
 class Function:
     """Base class of ops. Subclass it, write `forward` and `backward`, call `apply`.
 
@@ -226,8 +232,41 @@ class Function:
         return f"<{self.name}>"
 
     def release(self) -> None:
-        """Let go of inputs, output and saved arrays once backward has used them."""
-        self.__dict__.clear()  # inputs reads the class default, None, from now on
+        """Let go of inputs, output and saved arrays once backward has used them.
+
+        The graph's shape stays, for drawing after backward (PyTorch too keeps its graph and
+        frees only the saved tensors). `self.structure` holds one entry per input: the node
+        that made it (which keeps `made = (shape, dtype, name, seq)` of that tensor), a leaf
+        that requires grad (a parameter: alive anyway), or for another leaf the tuple
+        `(shape, dtype, name, data, None)` of a constant (one element) or `(shape, dtype, name,
+        None, weakref to it)` of larger data (images, a target, a mask). No
+        intermediate array stays alive. `inputs` becomes None: the engine reads that as
+        "freed" and refuses a second backward through this node.
+        """
+        d = self.__dict__
+        inputs = d.get("inputs")
+        if inputs is None:  # released already
+            return
+        structure = []
+        for x in inputs:
+            node = x._ctx
+            if node is not None:
+                structure.append(node)
+                if "made" not in node.__dict__:  # this is the first of x's users released
+                    data = x.data
+                    node.made = (data.shape, data.dtype, x.name, x._seq)
+            elif x.requires_grad:
+                structure.append(x)
+            else:
+                data = x.data
+                structure.append((data.shape, data.dtype, x.name, data, None) if data.size <= 1
+                                 else (data.shape, data.dtype, x.name, None, weakref.ref(x)))
+        kept = {"structure": tuple(structure), "needs_input_grad": d["needs_input_grad"],
+                "_output": d["_output"]}
+        for key in _KEPT:  # absent from most nodes
+            if key in d:
+                kept[key] = d[key]
+        self.__dict__ = kept  # inputs reads the class default, None, from now on
 
     def explain_error(self, inputs, params, exc: Exception) -> Exception:
         """Word an error numpy raised inside forward; ops override this for their own cases."""

@@ -10,7 +10,6 @@ import graphviz
 import numpy as np
 
 from ..errors import TinygradEduError
-from ..function import Function
 from ..tensor import Tensor
 from .graph import (
     _arg_names,
@@ -18,9 +17,10 @@ from .graph import (
     _Graph,
     _Modules,
     _num,
-    _rule,
+    _Op,
     _shape,
     _value_stats,
+    is_freed,
 )
 
 # Kind of graph node -> graphviz attributes. Okabe-Ito hues (safe for colour blindness),
@@ -33,12 +33,15 @@ _STYLES: dict[str, dict[str, str]] = {
                  "color": "#8C8C8C", "fontsize": "9"},
     "intermediate": {"shape": "box", "style": "rounded,filled", "fillcolor": "#F2F2F2",
                      "color": "#8C8C8C"},
+    "freed": {"shape": "box", "style": "rounded,filled,dashed", "fillcolor": "#FAFAFA",
+              "color": "#8C8C8C", "fontcolor": "#555555"},
     "output": {"shape": "box", "style": "rounded,filled", "peripheries": "2",
                "fillcolor": "#BDE8D3", "color": "#12845A"},
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#E4DAF4", "color": "#6B4FA6"},
 }
 _LEGEND = {"parameter": "parameter (leaf, requires grad)", "input": "input (leaf, no grad)",
            "constant": "constant", "intermediate": "intermediate value",
+           "freed": "freed by backward (value and grad gone)",
            "output": "output", "op": "op"}
 _CLUSTER_FILLS = ("#F7F9FC", "#EDF1F7", "#E3E9F2")
 _FONT = "Helvetica,Arial,sans-serif"
@@ -59,14 +62,16 @@ def _small(text: str, color: str = "#444444") -> str:
     return f'<FONT POINT-SIZE="9" COLOR="{color}">{_esc(text)}</FONT>'
 
 
-def _tensor_label(t: Tensor, name: str | None, kind: str, show_values: bool,
+def _tensor_label(t, name: str | None, kind: str, show_values: bool,
                   show_grads: bool) -> str:
     if kind == "constant":
         rows = [f"<B>{_esc(_num(float(t.data.astype(np.float64).item())))}</B>"]
     else:
         rows = [f"<B>{_esc(name)}</B>"] if name else []
         rows.append(_small(f"{_shape(t)} {t.dtype}", "#222222"))
-        if show_values:
+        if is_freed(t):
+            rows.append(_small("freed by backward", "#8C8C8C"))
+        elif show_values:
             rows.append(_small(_value_stats(t.data)))
     if show_grads and t._grad is not None:
         text, bad = _grad_stats(t._grad.data)
@@ -74,10 +79,10 @@ def _tensor_label(t: Tensor, name: str | None, kind: str, show_values: bool,
     return "<" + "<BR/>".join(rows) + ">"
 
 
-def _op_label(node: Function, show_rules: bool) -> str:
-    rows = [f"<B>{_esc(node.name)}</B>"]
+def _op_label(op: _Op, show_rules: bool) -> str:
+    rows = [f"<B>{_esc(op.name)}</B>"]
     if show_rules:
-        rows += [_small(part) for part in re.split(r", (?=d\w* = )", _rule(node))]
+        rows += [_small(part) for part in re.split(r", (?=d\w* = )", op.rule)]
     return "<" + "<BR/>".join(rows) + ">"
 
 
@@ -156,9 +161,9 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
     for t in graph.tensors:
         kind = graph.kind(t)
         label = _tensor_label(t, modules.name(t), kind, show_values, show_grads)
-        attrs[graph.ids[id(t)]] = {"label": label, **_STYLES[kind]}
-    for op_id, node, _ in graph.ops:
-        attrs[op_id] = {"label": _op_label(node, show_rules), **_STYLES["op"]}
+        attrs[graph.ids[id(t)]] = {"label": label, **_STYLES[_kind_drawn(graph, t)]}
+    for op_id, op, _ in graph.ops:
+        attrs[op_id] = {"label": _op_label(op, show_rules), **_STYLES["op"]}
     clusters = _cluster_tree(home.values(), modules)
 
     def emit(sub: graphviz.Digraph, key: int | None, depth: int) -> None:
@@ -172,16 +177,22 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
                 emit(c, id(m), depth + 1)
 
     emit(dot, None, 0)
-    for op_id, node, out in graph.ops:
-        names = _arg_names(len(node.inputs))
-        for name, x in zip(names, node.inputs, strict=True):
+    for op_id, op, out in graph.ops:
+        names = _arg_names(len(op.inputs))
+        for name, x in zip(names, op.inputs, strict=True):
             label = {"label": name} if show_rules and len(names) > 1 else {}
             dot.edge(graph.ids[id(x)], op_id, **label)
         dot.edge(op_id, graph.ids[id(out)])
     if legend:
-        present = {graph.kind(t) for t in graph.tensors} | ({"op"} if graph.ops else set())
+        present = {_kind_drawn(graph, t) for t in graph.tensors} | (
+            {"op"} if graph.ops else set())
         _add_legend(dot, [kind for kind in _STYLES if kind in present], direction)
     return dot
+
+
+def _kind_drawn(graph: _Graph, t) -> str:
+    kind = graph.kind(t)
+    return "freed" if kind == "intermediate" and is_freed(t) else kind
 
 
 def _homes(graph: _Graph) -> dict[str, object]:
@@ -189,11 +200,11 @@ def _homes(graph: _Graph) -> dict[str, object]:
     ran the op, a parameter in the one module that uses it; other nodes in none."""
     home: dict[str, object] = {}
     users: dict[int, dict[int, object]] = {}  # tensor -> the modules of the ops using it
-    for op_id, node, out in graph.ops:
-        if node.module is not None:
-            home[op_id] = home[graph.ids[id(out)]] = node.module
-        for x in node.inputs:
-            users.setdefault(id(x), {})[id(node.module)] = node.module
+    for op_id, op, out in graph.ops:
+        if op.module is not None:
+            home[op_id] = home[graph.ids[id(out)]] = op.module
+        for x in op.inputs:
+            users.setdefault(id(x), {})[id(op.module)] = op.module
     for t in graph.tensors:
         owners = list(users.get(id(t), {}).values())
         if graph.kind(t) == "parameter" and len(owners) == 1 and owners[0] is not None:
@@ -248,22 +259,24 @@ def _add_legend(dot: graphviz.Digraph, kinds: list[str], direction: str) -> None
 
 # ---- render ----------------------------------------------------------------------------
 
-_FORMATS = ("svg", "png", "pdf")
+_FORMATS = ("svg", "png", "pdf", "jpg", "jpeg", "gif")
 
 
 def render(graph_or_tensor: graphviz.Digraph | Tensor, path: str | Path,
            format: str | None = None, **options) -> Path:
-    """Write the picture to `path` (SVG, PNG or PDF) and its DOT source beside it.
+    """Write the picture to `path` (SVG, PNG, PDF, JPEG or GIF) and its DOT source beside it.
 
     Parameters
     ----------
     graph_or_tensor : graphviz.Digraph or Tensor
         A graph from `draw_graph`, or a tensor to draw with `options` first.
     path : str or Path
-        Where to write; a `.svg`/`.png`/`.pdf` suffix may be given or left off. The DOT source
-        goes to the same path with the suffix `.dot`, even when rendering fails.
-    format : {"svg", "png", "pdf"}, optional
-        Defaults to the suffix of `path`, else "svg".
+        Where to write. Its suffix gives the format (`.svg`, `.png`, `.pdf`, `.jpg`/`.jpeg`,
+        `.gif`); without a suffix (or with `.dot`) the picture is an SVG. The DOT source goes
+        to the same path with the suffix `.dot`, even when rendering fails.
+    format : {"svg", "png", "pdf", "jpg", "jpeg", "gif"}, optional
+        Needed only for a path whose suffix is not a format (`graph.v2`); the format's suffix
+        is then added (`graph.v2.png`).
     **options
         Passed to `draw_graph` when a tensor is given.
 
@@ -274,16 +287,32 @@ def render(graph_or_tensor: graphviz.Digraph | Tensor, path: str | Path,
 
     Raises
     ------
+    ValueError
+        If the suffix names no format this function writes (and `format` is not given), or
+        disagrees with `format`.
     GraphvizNotFoundError
         If the Graphviz program `dot` is not installed; the message says how to install it
         and where the `.dot` file was saved.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor
+    >>> render(Tensor([1.0], requires_grad=True) * 2, "graph.bmp")
+    Traceback (most recent call last):
+    ...
+    ValueError: render: 'graph.bmp' ends in .bmp, which is not a format render writes; ...
     """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
-    if format is None:
-        format = suffix if suffix in _FORMATS else "svg"
-    if format not in _FORMATS:
+    if format is not None and format not in _FORMATS:
         raise ValueError(f"render: format must be one of {_FORMATS}, got {format!r}")
+    if format is None:
+        if suffix and suffix not in _FORMATS + ("dot",):
+            raise ValueError(
+                f"render: {str(path)!r} ends in .{suffix}, which is not a format render writes; "
+                f"end the path in one of {', '.join('.' + f for f in _FORMATS)}, or pass "
+                "format= to add that format's suffix")
+        format = suffix if suffix in _FORMATS else "svg"
     if suffix in _FORMATS and suffix != format:
         raise ValueError(f"render: the path ends in .{suffix} but format={format!r}; "
                          "make them agree (or leave format out)")
@@ -300,7 +329,7 @@ def render(graph_or_tensor: graphviz.Digraph | Tensor, path: str | Path,
                         f"{type(graph_or_tensor).__name__}")
     stem.parent.mkdir(parents=True, exist_ok=True)
     dot_path = stem.parent / (stem.name + ".dot")
-    out_path = stem.parent / f"{stem.name}.{format}"
+    out_path = path if suffix == format else stem.parent / f"{stem.name}.{format}"
     dot_path.write_text(graph.source, encoding="utf-8")
     try:
         data = graph.pipe(format=format)

@@ -6,6 +6,7 @@ fixed topological order, so the same graph always gets the same ids.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -57,17 +58,88 @@ BACKWARD_RULES: dict[str, str] = {
     "Stack": "dx_i = g[..., i, ...] along the new dim",
 }
 
+# Names for what the user wrote where one Tensor method records a general op (or two).
+_DISPLAY_RULES: dict[str, str] = {
+    "T": "dx = g.T",
+    "Transpose": "dx = g with the same two dims swapped back",
+    "Mean": "dx = g / N expanded back to x's shape (N values averaged)",
+}
+
 # ---- the graph, numbered ---------------------------------------------------------------
 
-def _display_order(root: Tensor, caller: str) -> list[Tensor]:
+class _Freed:
+    """Stands in for a tensor a backward pass let go of: what its graph kept (shape, dtype,
+    name, the op that made it), no value (`data` is None) and no gradient. A constant's
+    stand-in keeps its one value."""
+
+    __slots__ = ("shape", "dtype", "name", "_ctx", "_seq", "requires_grad", "data", "_grad")
+
+    def __init__(self, shape, dtype, name, node, seq, data):
+        self.shape, self.dtype, self.name, self._ctx, self._seq = shape, dtype, name, node, seq
+        self.requires_grad, self.data, self._grad = node is not None, data, None
+
+
+def _freed_error(caller: str, node: Function) -> GraphError:
+    return GraphError(
+        f"{caller}: the graph that made this tensor was freed by .backward() (here: "
+        f"{node.name}), so there is nothing left to mark. Call {caller}(loss) before "
+        "loss.backward(retain_graph=True); drawing after a plain backward needs neither")
+
+
+class _Walk:
+    """The inputs of each op, from a live graph or from what a freed one kept (`structure`,
+    see `Function.release`), each freed tensor represented by one `_Freed` throughout."""
+
+    def __init__(self, caller: str):
+        self.caller = caller
+        self.freed = False  # whether any op met was released
+        self._stand_ins: dict[int, _Freed] = {}
+        self._inputs: dict[int, tuple] = {}
+
+    def inputs(self, t) -> tuple:
+        found = self._inputs.get(id(t))
+        if found is None:
+            node = t._ctx
+            if node.inputs is not None:
+                found = tuple(function.recorded_inputs(t))
+            else:
+                structure = node.__dict__.get("structure")
+                if structure is None or self.caller == "retain_grads":
+                    raise _freed_error(self.caller, node)
+                self.freed = True
+                found = tuple(self._value(entry) for entry in structure)
+            self._inputs[id(t)] = found
+        return found
+
+    def _value(self, entry):
+        if isinstance(entry, Tensor):  # a leaf that requires grad
+            return entry
+        if isinstance(entry, Function):  # the node that made this input
+            out = entry._output()
+            if out is not None:  # something else keeps the tensor alive: show it
+                return out
+            key, (shape, dtype, name, seq), node, data = id(entry), entry.made, entry, None
+        else:  # another leaf: (shape, dtype, name, data of a constant, weakref to larger data)
+            shape, dtype, name, data, ref = entry
+            leaf = ref() if ref is not None else None
+            if leaf is not None:
+                return leaf
+            key, seq, node = id(entry if ref is None else ref), None, None
+        stand_in = self._stand_ins.get(key)
+        if stand_in is None:
+            stand_in = self._stand_ins[key] = _Freed(shape, dtype, name, node, seq, data)
+        return stand_in
+
+
+def _display_order(root: Tensor, walk: _Walk) -> list:
     """The non-leaf tensors behind `root`, inputs before their users, first inputs first.
 
     A depth-first topological order with an explicit stack, visiting each op's inputs left
     to right, so ids and module counters read like the code that built the graph (`x` is
     t0, the first layer is `Linear #1`). `explain` follows backward's own order instead
-    (`autograd._topological_order`: the order the ops were recorded in).
+    (the order the ops were recorded in).
     """
-    order: list[Tensor] = []
+    order: list = []
     visited: set[int] = set()
     stack = [(root, False)] if root._ctx is not None else []
     while stack:
@@ -78,35 +150,65 @@ def _display_order(root: Tensor, caller: str) -> list[Tensor]:
         if id(t) in visited:
             continue
         visited.add(id(t))
-        if t._ctx.inputs is None:
-            raise GraphError(
-                f"{caller}: the graph that made this tensor was freed by .backward(), which "
-                f"lets go of each op's inputs to save memory (here: {t._ctx.name}), so there "
-                "is nothing left to show. Draw before calling backward, or keep the graph with "
-                "loss.backward(retain_graph=True); to see every gradient as well, call "
-                "tinygrad_edu.viz.retain_grads(loss) before that backward")
         stack.append((t, True))
-        stack.extend((x, False) for x in reversed(function.recorded_inputs(t))
+        stack.extend((x, False) for x in reversed(walk.inputs(t))
                      if x._ctx is not None and id(x) not in visited)
     return order
 
 
+class _Op:
+    """An op as shown: the node, the name the user wrote, its rule, its inputs as shown."""
+
+    __slots__ = ("node", "name", "rule", "inputs", "needs")
+
+    def __init__(self, node: Function, name: str, rule: str, inputs: tuple, needs: tuple):
+        self.node, self.name, self.rule, self.inputs, self.needs = node, name, rule, inputs, needs
+
+    @property
+    def module(self):
+        return self.node.module
+
+
 class _Graph:
-    """The tensors and ops behind `root`, numbered in display order (stable ids)."""
+    """The tensors and ops behind `root`, numbered in display order (stable ids).
+
+    Ops are shown under the names the user wrote: a Permute that reverses the dims is `T`,
+    one that swaps two is `Transpose`, and `mean` (a Sum, then a Mul by 1/N) is one `Mean`.
+    """
 
     def __init__(self, root: Tensor, caller: str, max_nodes: int):
         if not isinstance(root, Tensor):
             raise TypeError(f"{caller}: expected a Tensor, got {type(root).__name__}")
-        order = _display_order(root, caller)
-        self.root, self.order = root, order
-        self.tensors: list[Tensor] = []
+        walk = _Walk(caller)
+        order = _display_order(root, walk)
+        self.root, self.freed = root, walk.freed
+        uses = Counter(id(x) for t in order for x in walk.inputs(t))
+        means = {}  # id(output of the Mul) -> the Sum's output it folds in
+        for t in order:
+            s = _mean_of(t, walk, uses)
+            if s is not None and s is not root:
+                means[id(t)] = s
+        hidden = {id(s) for s in means.values()}
+        self.tensors: list = []
         self.ids: dict[int, str] = {}
-        self.ops: list[tuple[str, Function, Tensor]] = []  # (op id, node, its output)
+        self.ops: list[tuple[str, _Op, object]] = []  # (op id, the op as shown, its output)
+        self.op_of: dict[int, _Op] = {}
         self.sequence: list[str] = []  # every node id, in the order the walk met it
         for t in order:
-            for x in t._ctx.inputs:
+            if id(t) in hidden:
+                continue
+            s = means.get(id(t))
+            if s is not None:
+                total = s._ctx
+                op = _Op(t._ctx, "Mean", _DISPLAY_RULES["Mean"], walk.inputs(s),
+                         total.needs_input_grad)
+            else:
+                op = _Op(t._ctx, _op_name(t._ctx), "", walk.inputs(t), t._ctx.needs_input_grad)
+            op.rule = op.rule or _rule(op)
+            for x in op.inputs:
                 self._add(x)
-            self.ops.append((f"op{len(self.ops)}", t._ctx, t))
+            self.ops.append((f"op{len(self.ops)}", op, t))
+            self.op_of[id(t)] = op
             self.sequence.append(self.ops[-1][0])
             self._add(t)
         self._add(root)  # a leaf root has no ops
@@ -119,18 +221,56 @@ class _Graph:
                 "one layer's output), print tinygrad_edu.viz.explain(...) instead, or pass "
                 f"max_nodes={count} to draw it anyway")
 
-    def _add(self, t: Tensor) -> None:
+    def _add(self, t) -> None:
         if id(t) not in self.ids:
             self.ids[id(t)] = f"t{len(self.tensors)}"
             self.sequence.append(self.ids[id(t)])
             self.tensors.append(t)
 
-    def kind(self, t: Tensor) -> str:
+    def kind(self, t) -> str:
         if t._ctx is not None:
             return "output" if t is self.root else "intermediate"
         if t.requires_grad:
             return "parameter"
-        return "constant" if t.data.size == 1 and not t.name else "input"
+        return "constant" if _numel(t.shape) == 1 and not t.name else "input"
+
+
+def is_freed(t) -> bool:
+    """Whether backward let go of this tensor (its value and any gradient are gone)."""
+    return type(t) is _Freed and t.data is None
+
+
+def _numel(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _mean_of(t, walk: _Walk, uses: Counter):
+    """The Sum's output that `t` divides into a mean, when `t` is what `Tensor.mean` records
+    (the Sum, used only here, times the constant 1/N for the N values each sum adds)."""
+    node = t._ctx
+    if type(node) is not ops.Mul:
+        return None
+    s, c = walk.inputs(t)
+    if (s._ctx is None or type(s._ctx) is not ops.Sum or uses[id(s)] != 1 or s.name
+            or c._ctx is not None or c.requires_grad or c.name or c.data is None
+            or c.data.size != 1 or _numel(s.shape) == 0):
+        return None
+    count = _numel(walk.inputs(s)[0].shape) // _numel(s.shape)
+    return s if count and c.data.item() == np.asarray(1.0 / count, c.dtype).item() else None
+
+
+def _op_name(node: Function) -> str:
+    """The op's name as the user wrote it: `T` or `Transpose` for the Permutes they record."""
+    dims = node.__dict__.get("dims") if type(node) is ops.Permute else None
+    if dims is None:
+        return node.name
+    n = len(dims)
+    order = [d % n for d in dims]
+    if n > 1 and order == list(range(n - 1, -1, -1)):
+        return "T"
+    if sum(d != i for i, d in enumerate(order)) == 2:
+        return "Transpose"
+    return node.name
 
 
 class _Modules:
@@ -142,9 +282,9 @@ class _Modules:
 
     def __init__(self, graph: _Graph, model=None):
         seen: dict[int, object] = {}  # in order of each module's first op
-        for _, node, _ in graph.ops:
-            if node.module is not None:
-                seen.setdefault(id(node.module), node.module)
+        for _, op, _ in graph.ops:
+            if op.module is not None:
+                seen.setdefault(id(op.module), op.module)
         candidates = ([model] if model is not None else []) + [
             m for m in seen.values() if m is not model]
         inner = {id(c): {id(s) for _, s in _named(c, "named_modules") if s is not c}
@@ -198,17 +338,30 @@ def _named(obj, method: str) -> list:
     return list(fn()) if callable(fn) else []
 
 
-def _rule(node: Function) -> str:
-    """The op's backward rule as one line; for an unknown op, its docstring's first line."""
-    cls = type(node)
-    if cls.__name__ in BACKWARD_RULES and (
-            getattr(ops, cls.__name__, cls) is cls):  # the engine's op, or a name it lacks
+def _rule(op: _Op) -> str:
+    """The op's backward rule as one line, for the inputs that need a gradient; for an
+    unknown op, its docstring's first line."""
+    if op.name in _DISPLAY_RULES:
+        rule = _DISPLAY_RULES[op.name]
+    else:
+        cls = type(op.node)
+        if not (cls.__name__ in BACKWARD_RULES and getattr(ops, cls.__name__, cls) is cls):
+            doc = (cls.__doc__ or "").strip()
+            return (doc.splitlines()[0].strip() if doc
+                    else "(no backward rule text: add a docstring)")
         rule = BACKWARD_RULES[cls.__name__]
-        if getattr(node, "reduction", "mean") != "mean":  # a loss summed, or per sample
+        if op.node.__dict__.get("reduction", "mean") != "mean":  # a loss summed, or per sample
             rule = rule.replace(" / N", "")
-        return rule
-    doc = (cls.__doc__ or "").strip()
-    return doc.splitlines()[0].strip() if doc else "(no backward rule text: add a docstring)"
+    parts = _RULE_PARTS.split(rule)
+    names = _arg_names(len(op.inputs))
+    needed = {"d" + name for name, need in zip(names, op.needs, strict=False) if need}
+    shown = [part for part in parts
+             if part.split(" = ")[0] in needed or part.split(" = ")[0] not in
+             {"d" + name for name in names}]
+    return ", ".join(shown or parts)
+
+
+_RULE_PARTS = re.compile(r", (?=d\w* = )")
 
 
 def _arg_names(n: int) -> list[str]:
@@ -219,7 +372,7 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _shape(t: Tensor) -> str:
+def _shape(t) -> str:
     return str(tuple(t.shape))
 
 
@@ -273,6 +426,6 @@ def retain_grads(tensor: Tensor) -> Tensor:
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"retain_grads: expected a Tensor, got {type(tensor).__name__}")
-    for t in _display_order(tensor, "retain_grads"):
+    for t in _display_order(tensor, _Walk("retain_grads")):
         t.retain_grad()
     return tensor

@@ -7,10 +7,9 @@ from collections import Counter
 import numpy as np
 
 from .. import ops
-from ..autograd import _topological_order
 from ..errors import GraphError
 from ..tensor import Tensor
-from .graph import _arg_names, _Graph, _Modules, _num, _rule, _shape
+from .graph import _arg_names, _Graph, _Modules, _num, _numel, _shape, is_freed
 
 # ---- text: the graph as a tree, the backward pass as steps ----------------------------
 
@@ -21,10 +20,11 @@ class _Text(str):
         return str(self)
 
 
-def _leaf_text(t: Tensor, name: str | None, kind: str) -> str:
+def _leaf_text(t, name: str | None, kind: str) -> str:
     if kind == "constant":
         return f"constant {_num(float(t.data.astype(np.float64).item()))}"
-    return f"{name + '  ' if name else ''}{_shape(t)} {t.dtype}  {kind}"
+    gone = "  (value freed)" if is_freed(t) else ""
+    return f"{name + '  ' if name else ''}{_shape(t)} {t.dtype}  {kind}{gone}"
 
 
 def text_graph(tensor: Tensor, *, model=None, max_nodes: int = 300) -> str:
@@ -69,27 +69,29 @@ def text_graph(tensor: Tensor, *, model=None, max_nodes: int = 300) -> str:
     """
     graph = _Graph(tensor, "text_graph", max_nodes)
     modules = _Modules(graph, model)
-    uses = Counter(id(x) for _, node, _ in graph.ops for x in node.inputs)
+    uses = Counter(id(x) for _, op, _ in graph.ops for x in op.inputs)
     tags: dict[int, int] = {}
     lines: list[str] = []
     stack = [(tensor, "", "")]  # (tensor, prefix of its line, prefix of its children's lines)
     while stack:
         t, head, tail = stack.pop()
         name = modules.name(t)
-        if t._ctx is None:
+        op = graph.op_of.get(id(t))
+        if op is None:
             lines.append(head + _leaf_text(t, name, graph.kind(t)))
             continue
         tag = ""
         if uses[id(t)] > 1:
             if id(t) in tags:
-                lines.append(f"{head}[{tags[id(t)]}] {t._ctx.name} (shown above)")
+                lines.append(f"{head}[{tags[id(t)]}] {op.name} (shown above)")
                 continue
             tags[id(t)] = len(tags) + 1
             tag = f"[{tags[id(t)]}] "
-        where = f" [{modules.short(t._ctx.module)}]" if t._ctx.module is not None else ""
-        lines.append(f"{head}{tag}{name + ' = ' if name else ''}{t._ctx.name}{where}  "
-                     f"{_shape(t)} {t.dtype}")
-        inputs = t._ctx.inputs
+        where = f" [{modules.short(op.module)}]" if op.module is not None else ""
+        gone = "  (freed)" if is_freed(t) else ""
+        lines.append(f"{head}{tag}{name + ' = ' if name else ''}{op.name}{where}  "
+                     f"{_shape(t)} {t.dtype}{gone}")
+        inputs = op.inputs
         for i in range(len(inputs) - 1, -1, -1):
             last = i == len(inputs) - 1
             stack.append((inputs[i], tail + ("└── " if last else "├── "),
@@ -148,29 +150,29 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
         raise GraphError("explain: this tensor does not require grad, so backward has nothing "
                          "to do; create the inputs with requires_grad=True")
     modules = _Modules(graph, model)
-    steps = list(reversed(_topological_order([loss])))  # the order backward applies rules
-    step_of = {id(t): i + 1 for i, t in enumerate(steps)}
+    # the order backward applies the rules: the latest recorded first
+    steps = sorted(graph.ops, key=lambda entry: entry[2]._seq, reverse=True)
+    step_of = {id(t): i + 1 for i, (_, _, t) in enumerate(steps)}
     sources: dict[int, list[int]] = {}
-    for t in steps:
-        for x in t._ctx.inputs:
+    for _, op, t in steps:
+        for x in op.inputs:
             sources.setdefault(id(x), []).append(step_of[id(t)])
     root_name = modules.name(loss) or "the output"
     d_root = modules.name(loss) or "output"
     rows: list[tuple[str, ...]] = []  # (label, shape, size, note) or a step header
-    for t in steps:
-        node = t._ctx
-        where = f" [{modules.short(node.module)}]" if node.module is not None else ""
-        rows.append((f"step {step_of[id(t)]}  {node.name}{where}: {_rule(node)}",))
+    for _, op, t in steps:
+        where = f" [{modules.short(op.module)}]" if op.module is not None else ""
+        rows.append((f"step {step_of[id(t)]}  {op.name}{where}: {op.rule}",))
+        size = _numel(t.shape)
         if t is loss:
-            seed = (f"the seed: d({d_root})/d({d_root}) = 1" if t.size == 1
+            seed = (f"the seed: d({d_root})/d({d_root}) = 1" if size == 1
                     else "the seed passed as backward(gradient=...)")
         else:
             src = sorted(sources[id(t)])
             seed = (f"from step {src[0]}" if len(src) == 1 else "the sum of steps "
                     + ", ".join(map(str, src[:-1])) + f" and {src[-1]}")
-        rows.append(("g", _shape(t), _count(t.size), seed))
-        for arg, x, need in zip(_arg_names(len(node.inputs)), node.inputs,
-                                node.needs_input_grad, strict=True):
+        rows.append(("g", _shape(t), _count(size), seed))
+        for arg, x, need in zip(_arg_names(len(op.inputs)), op.inputs, op.needs, strict=True):
             if not need:
                 rows.append(("d" + arg, _shape(x), "-",
                              f"not computed: {_leaf_name(x, modules, graph)} needs no grad"))
@@ -179,27 +181,32 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
                 name = modules.name(x)
                 dest = f"-> {name}.grad" if name else f"-> .grad of the {graph.kind(x)} {_shape(x)}"
             else:
-                dest = f"-> step {step_of[id(x)]} ({x._ctx.name} output)"
-            if isinstance(node, ops._Broadcasting) and x.shape != t.shape:
+                dest = f"-> step {step_of[id(x)]} ({graph.op_of[id(x)].name} output)"
+            if isinstance(op.node, ops._Broadcasting) and op.name != "Mean" and (
+                    tuple(x.shape) != tuple(t.shape)):
                 dest += f" (summed from {_shape(t)} over the broadcast dims)"
-            rows.append(("d" + arg, _shape(x), _count(x.size), dest))
+            rows.append(("d" + arg, _shape(x), _count(_numel(x.shape)), dest))
     widths = [max((len(r[i]) for r in rows if len(r) > 1), default=0) for i in range(3)]
     lines = [
         f"Backward pass from {root_name} (shape {_shape(loss)}, {loss.dtype}): {len(steps)} "
         f"op{'s' if len(steps) != 1 else ''}, in the order .backward() runs them.",
         f"g is the gradient arriving at an op's output: d({d_root})/d(out). Each step applies",
-        "the op's backward rule (the chain rule) to turn g into one gradient per input.", ""]
+        "the op's backward rule (the chain rule) to turn g into one gradient per input."]
+    if graph.freed:
+        lines.append("(A backward pass already ran and freed the values; the steps are as it "
+                     "ran them.)")
+    lines.append("")
     for r in rows:
         lines.append(r[0] if len(r) == 1 else "        " + "  ".join(
             cell.ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
-    leaves = list({id(x): x for t in steps for x in t._ctx.inputs  # in the order reached
+    leaves = list({id(x): x for _, op, _ in steps for x in op.inputs  # in the order reached
                    if x._ctx is None and x.requires_grad}.values()) or [loss]
     lines += ["", "Leaves that receive .grad: " + (", ".join(
         f"{modules.name(t) or 'unnamed'} {_shape(t)}" for t in leaves) or "none")]
     return _Text("\n".join(line.rstrip() for line in lines))
 
 
-def _leaf_name(t: Tensor, modules: _Modules, graph: _Graph) -> str:
+def _leaf_name(t, modules: _Modules, graph: _Graph) -> str:
     """How explain refers to a leaf: its name, `constant 3`, or `the input (4, 2)`."""
     name, kind = modules.name(t), graph.kind(t)
     if kind == "constant":
