@@ -9,13 +9,16 @@ import ast
 import importlib
 import inspect
 import re
+import socket
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
 
 from tests.docs.test_docs import ROOT, output_matches
 from tests.docs.test_testing_example import DetachedSoftplus, Softplus, softplus
-from tinygrad_edu.data import download, mnist_sample
+from tinygrad_edu.data import DownloadError, download, mnist_sample
 from tinygrad_edu.testing import GradcheckError, gradcheck, gradgradcheck
 
 DOCS = ROOT / "docs"
@@ -130,3 +133,18 @@ def test_first_03_testing_md_states_the_hypothesis_profiles_of_conftest():
     ratio = re.search(r"`thorough` draws (\d+) times as many as `ci`", page)
     assert ratio
     assert int(ratio[1]) == profiles["thorough"]["max_examples"] // profiles["ci"]["max_examples"]
+
+
+def test_first_03_data_md_shows_what_a_failed_download_prints(tmp_path, monkeypatch, capsys):
+    listing = next(block for block in TEXT_BLOCK.findall((DOCS / "data.md").read_text())
+                   if "tinygrad_edu: downloading" in block)
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DownloadError):
+        download("mnist", "train", folder=tmp_path / "mnist", mirrors=["https://example.org/"])
+    printed = capsys.readouterr().err
+    assert output_matches(listing, printed), (
+        f"docs/data.md shows\n{listing}\nbut a download without network prints\n{printed}")
