@@ -1,10 +1,12 @@
 """Pictures of the computation graph that `.backward()` walks.
 
 `draw_graph(t)` returns a `graphviz.Digraph` (it displays itself in Jupyter); `render` writes
-SVG, PNG or PDF and always the DOT source beside it; `explain(loss)` narrates the backward
-pass step by step; `text_graph(t)` prints the graph as an indented tree, no graphviz needed.
-To show every gradient after backward: `retain_grads(loss)`, then
-`loss.backward(retain_graph=True)` (backward frees the graph it walks unless told to keep it).
+SVG, PNG, PDF, JPEG or GIF (by the path's suffix) and always the DOT source beside it;
+`explain(loss)` narrates the backward pass step by step; `text_graph(t)` prints the graph as
+an indented tree, no graphviz needed. All three work before and after `loss.backward()`: a
+plain backward frees the intermediate values (drawn as freed) and keeps the graph's shape and
+the leaves' gradients. To show every value and gradient after backward: `retain_grads(loss)`,
+then `loss.backward(retain_graph=True)`.
 
 Modules: `graph` (the graph numbered, module clusters, `BACKWARD_RULES`), `draw`
 (graphviz), `text` (text_graph, explain).

@@ -92,6 +92,10 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
                title: str | None = None, legend: bool = True) -> graphviz.Digraph:
     """Draw the graph that made `tensor`: one node per tensor and per op, inputs to output.
 
+    Works before and after `tensor.backward()`. A plain backward frees the intermediate values:
+    they are drawn dashed, "freed by backward", and the leaves keep their values and `.grad`.
+    Ops are named as written (`T`, `Transpose`, `Mean`, else the op's class).
+
     Parameters
     ----------
     tensor : Tensor
@@ -104,7 +108,8 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
         Add each tensor's gradient where it has one: the value, or the norm, min and max
         (red when NaN, Inf or all zero). See `retain_grads` to keep non-leaf gradients.
     show_rules : bool
-        Add each op's backward rule (`BACKWARD_RULES`) and label its input edges x, y.
+        Add each op's backward rule (`BACKWARD_RULES`), for the inputs that need a gradient,
+        and label its input edges x, y.
     collapse_modules : bool
         Put each module's ops (and parameters only it uses) in a labelled cluster.
     model : Module, optional
@@ -124,8 +129,6 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
 
     Raises
     ------
-    GraphError
-        If backward already freed the graph (draw first, or use `retain_graph=True`).
     ValueError
         If the graph has more than `max_nodes` nodes.
 

@@ -40,6 +40,7 @@ BACKWARD_RULES: dict[str, str] = {
     "Cast": "dx = g, cast back to x's dtype",
     "Sum": "dx = g expanded back to x's shape",
     "Max": "dx = g * [x == out] / (number of maxima)",
+    "Linear": "dx = g @ W, dW = g^T @ x, db = g summed over the batch",
     "Log1p": "dx = g / (1 + x)",
     "Min": "dx = g * [x == out] / (number of minima)",
     "Softmax": "dx = out * (g - sum(g * out))",

@@ -31,7 +31,7 @@ def text_graph(tensor: Tensor, *, model=None, max_nodes: int = 300) -> str:
     """The graph behind `tensor` as an indented tree: the output on top, inputs below.
 
     A value used twice is drawn once, tagged `[1]`, and referred to by its tag afterwards.
-    Needs no graphviz.
+    After a plain backward, the values it freed are tagged `(freed)`. Needs no graphviz.
 
     Parameters
     ----------
@@ -46,11 +46,6 @@ def text_graph(tensor: Tensor, *, model=None, max_nodes: int = 300) -> str:
     -------
     str
         One line per tensor; it prints itself without quotes at the prompt.
-
-    Raises
-    ------
-    GraphError
-        If backward already freed the graph.
 
     Examples
     --------
@@ -123,7 +118,8 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
     Raises
     ------
     GraphError
-        If backward already freed the graph, or `loss` does not require grad.
+        If `loss` does not require grad. (After a plain backward, the steps are listed as
+        that backward ran them.)
 
     Examples
     --------
@@ -138,7 +134,7 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
     step 1  Sum: dx = g expanded back to x's shape
             g   ()    1 value   the seed: d(output)/d(output) = 1
             dx  (2,)  2 values  -> step 2 (Mul output)
-    step 2  Mul: dx = g * y, dy = g * x
+    step 2  Mul: dx = g * y
             g   (2,)  2 values  from step 1
             dx  (2,)  2 values  -> w.grad
             dy  ()    -         not computed: constant 3 needs no grad
