@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from .. import ops
 from ..errors import ShapeError, _user_stacklevel
 from ..tensor import Tensor
 from . import init as init_
@@ -69,8 +70,8 @@ class Linear(Module):
         if not isinstance(x, Tensor) or x.data.shape[-1:] != (self.in_features,) \
                 or x.data.dtype != weight.data.dtype:
             x = self._fit_input(x)
-        out = x @ weight.T
-        return out + self.bias if self.bias is not None else out
+        bias = self.bias
+        return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
     def _fit_input(self, x) -> Tensor:
         """Check an input that is not a Tensor of this layer's width and dtype: the error

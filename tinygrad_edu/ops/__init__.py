@@ -33,6 +33,7 @@ from .elementwise import (  # noqa: F401
     _Broadcasting,
 )
 from .linalg import (  # noqa: F401
+    Linear,
     MatMul,
 )
 from .losses import (  # noqa: F401

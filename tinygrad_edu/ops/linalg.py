@@ -1,4 +1,4 @@
-"""Linear algebra: the matrix product."""
+"""Linear algebra: the matrix product, and the dense layer as one op."""
 
 from __future__ import annotations
 
@@ -57,3 +57,36 @@ class MatMul(Function):
                               "differ; transpose or reshape one operand")
         return ShapeError(f"matmul: {a} @ {b}: batch dimensions {a[:-2]} and {b[:-2]} do "
                           "not broadcast; reshape one operand")
+
+
+class Linear(Function):
+    """out = x @ w^T + b, with w of shape (out_features, in_features) as nn.Linear stores it
+
+    One op for the whole layer (PyTorch's addmm): no transposed view of w and no separate Add
+    are recorded, and dL/dw = grad^T @ x comes out in w's own layout, so it is stored as .grad
+    without a copy. x may have batch dims before its features; b is optional.
+    """
+
+    def forward(self, x, w, b=None):
+        out = np.dot(x, w.T) if x.ndim == 2 else np.matmul(x, w.T)
+        if b is not None:
+            out += b                                 # out is new: add the bias in place
+        return out
+
+    def backward(self, grad):
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        gx = grad @ w if need[0] else None           # dout/dx = w
+        gw = None
+        if need[1]:                                  # dout/dw = grad^T x, summed over the batch
+            gw = (grad.T @ x if x.ndim == 2 and grad.ndim == 2 else
+                  grad.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1]))
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, grad if need[2] else None     # dout/db = 1 (the engine sums the batch)
+
+    def explain_error(self, inputs, params, exc):
+        x, w = inputs[0].shape, inputs[1].shape
+        return ShapeError(f"linear: input {x} and weight {w}: the input's last dim must equal "
+                          f"the weight's in_features ({w[-1] if w else '?'}), and the bias must "
+                          "have out_features elements")
