@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, nn, ops
 from tinygrad_edu.testing import assert_grads_close, check_grad
 from tinygrad_edu.testing import strategies as tst
 
@@ -75,3 +75,29 @@ def test_matmul_keeps_the_dtype(dtype):
     assert out.dtype == dtype
     out.sum().backward()
     assert x.grad.dtype == dtype
+
+
+# ---- the Linear op (nn.Linear's layer in one op) ---------------------------------------------
+
+@pytest.mark.parametrize("x_shape", [(4, 3), (2, 4, 3), (3,)], ids=["batch", "batch-dims", "1-D"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_op_grad_and_second_derivative_match_numerical(x_shape, bias):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    if bias:
+        check_grad(lambda x, w, b: ops.Linear.apply(x, w, b), x, w, b, order=2)
+    else:
+        check_grad(lambda x, w: ops.Linear.apply(x, w), x, w, order=2)
+
+
+def test_linear_op_equals_matmul_with_the_transpose_plus_bias():
+    rng = np.random.default_rng(1)
+    x, w, b = (Tensor(rng.standard_normal(s)) for s in [(5, 3), (2, 3), (2,)])
+    np.testing.assert_allclose(ops.Linear.apply(x, w, b).data, (x @ w.T + b).data, rtol=1e-12)
+
+
+def test_linear_layer_stores_its_weight_gradient_without_a_view():
+    layer = nn.Linear(3, 2, rng=0)
+    layer(Tensor(np.ones((4, 3), np.float32))).sum().backward()
+    assert layer.weight.grad.data.flags.c_contiguous and layer.weight.grad.data.base is None
+    np.testing.assert_allclose(layer.weight.grad.data, np.full((2, 3), 4.0))
