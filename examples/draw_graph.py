@@ -3,7 +3,9 @@
 Writes, to --out (default docs/images):
 
   scalar_expression.svg/.png   e = relu(a * b + c) after backward: values, gradients and each
-                               op's backward rule
+                               op's backward rule (every value and gradient kept)
+  scalar_after_backward.svg/.png  the same after a plain e.backward(): the leaves' values and
+                               gradients, the intermediate values marked as freed
   mlp_training_graph.svg/.png  a 784-128-10 MLP on a batch of real MNIST digits (the sample
                                shipped in the package), cross-entropy loss, after backward:
                                gradient statistics on every tensor, each layer a cluster
@@ -43,13 +45,17 @@ class MLP(nn.Module):
         return last(x)
 
 
-def scalar_expression() -> Tensor:
-    """e = relu(a * b + c) with a = 2, b = -3, c = 10, after backward (every grad kept)."""
+def scalar_expression(keep: bool = True) -> Tensor:
+    """e = relu(a * b + c) with a = 2, b = -3, c = 10, after backward: with `keep`, every value
+    and gradient is kept; without, a plain backward frees the intermediate values."""
     a, b, c = (Tensor([v], requires_grad=True) for v in (2.0, -3.0, 10.0))
     a.name, b.name, c.name = "a", "b", "c"
     e = (a * b + c).relu()
     e.name = "e"
-    viz.retain_grads(e).backward(retain_graph=True)  # keep the graph to draw it afterwards
+    if keep:
+        viz.retain_grads(e).backward(retain_graph=True)  # keep every value and gradient
+    else:
+        e.backward()
     return e
 
 
@@ -77,13 +83,16 @@ def main(argv: list[str] | None = None) -> None:
 
     e = scalar_expression()
     scalar = viz.draw_graph(e, show_values=True, show_rules=True,
-                            title="e = relu(a * b + c), after e.backward()")
+                            title="e = relu(a * b + c), after e.backward(retain_graph=True)")
+    freed = viz.draw_graph(scalar_expression(keep=False), show_values=True, show_rules=True,
+                           title="e = relu(a * b + c), after a plain e.backward()")
     sizes = [784, *args.hidden, 10]
     model, loss = mlp_training_step(sizes, args.batch)
     mlp = viz.draw_graph(loss, model=model, collapse_modules=True, direction="TB",
                          title=f"MLP {'-'.join(map(str, sizes))} on {args.batch} MNIST digits, "
                                "cross-entropy, after loss.backward()")
-    for name, graph in [("scalar_expression", scalar), ("mlp_training_graph", mlp)]:
+    for name, graph in [("scalar_expression", scalar), ("scalar_after_backward", freed),
+                        ("mlp_training_graph", mlp)]:
         for fmt in ("svg", "png"):
             print("wrote", viz.render(graph, out / name, format=fmt))
 

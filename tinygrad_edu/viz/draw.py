@@ -12,7 +12,6 @@ import numpy as np
 from ..errors import TinygradEduError
 from ..tensor import Tensor
 from .graph import (
-    _arg_names,
     _grad_stats,
     _Graph,
     _Modules,
@@ -181,7 +180,7 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
 
     emit(dot, None, 0)
     for op_id, op, out in graph.ops:
-        names = _arg_names(len(op.inputs))
+        names = op.args
         for name, x in zip(names, op.inputs, strict=True):
             label = {"label": name} if show_rules and len(names) > 1 else {}
             dot.edge(graph.ids[id(x)], op_id, **label)
@@ -241,8 +240,9 @@ def _add_legend(dot: graphviz.Digraph, kinds: list[str], direction: str) -> None
     cells = ['<TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#666666">legend</FONT></TD>']
     for kind in kinds:
         style = _STYLES[kind]
-        rounded = (' STYLE="ROUNDED"' if "rounded" in style["style"] or kind == "op" else
-                   ' STYLE="DASHED"' if "dashed" in style["style"] else "")
+        looks = [word.upper() for word in ("rounded", "dashed") if word in style["style"]]
+        looks = ["ROUNDED"] if kind == "op" else looks
+        rounded = f' STYLE="{",".join(looks)}"' if looks else ""
         border = "2" if "bold" in style["style"] else "1"
         entry = (f'<TABLE BORDER="{border}" CELLBORDER="0" CELLPADDING="2"{rounded} '
                  f'BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}"><TR><TD>'

@@ -160,10 +160,11 @@ def _display_order(root: Tensor, walk: _Walk) -> list:
 class _Op:
     """An op as shown: the node, the name the user wrote, its rule, its inputs as shown."""
 
-    __slots__ = ("node", "name", "rule", "inputs", "needs")
+    __slots__ = ("node", "name", "rule", "args", "inputs", "needs")
 
-    def __init__(self, node: Function, name: str, rule: str, inputs: tuple, needs: tuple):
-        self.node, self.name, self.rule, self.inputs, self.needs = node, name, rule, inputs, needs
+    def __init__(self, node: Function, name: str, inputs: tuple, needs: tuple):
+        self.node, self.name, self.inputs, self.needs = node, name, inputs, needs
+        self.rule, self.args = _rule(self)  # the rule shown, the inputs' names (x, y, ...)
 
     @property
     def module(self):
@@ -201,11 +202,9 @@ class _Graph:
             s = means.get(id(t))
             if s is not None:
                 total = s._ctx
-                op = _Op(t._ctx, "Mean", _DISPLAY_RULES["Mean"], walk.inputs(s),
-                         total.needs_input_grad)
+                op = _Op(t._ctx, "Mean", walk.inputs(s), total.needs_input_grad)
             else:
-                op = _Op(t._ctx, _op_name(t._ctx), "", walk.inputs(t), t._ctx.needs_input_grad)
-            op.rule = op.rule or _rule(op)
+                op = _Op(t._ctx, _op_name(t._ctx), walk.inputs(t), t._ctx.needs_input_grad)
             for x in op.inputs:
                 self._add(x)
             self.ops.append((f"op{len(self.ops)}", op, t))
@@ -339,30 +338,32 @@ def _named(obj, method: str) -> list:
     return list(fn()) if callable(fn) else []
 
 
-def _rule(op: _Op) -> str:
-    """The op's backward rule as one line, for the inputs that need a gradient; for an
-    unknown op, its docstring's first line."""
+def _rule(op: _Op) -> tuple[str, list[str]]:
+    """The op's backward rule as one line, for the inputs that need a gradient, and the names
+    of its inputs (from the rule: `dx = ..., dW = ...` names them x, W); for an unknown op,
+    its docstring's first line."""
     if op.name in _DISPLAY_RULES:
         rule = _DISPLAY_RULES[op.name]
     else:
         cls = type(op.node)
         if not (cls.__name__ in BACKWARD_RULES and getattr(ops, cls.__name__, cls) is cls):
             doc = (cls.__doc__ or "").strip()
-            return (doc.splitlines()[0].strip() if doc
-                    else "(no backward rule text: add a docstring)")
+            return (doc.splitlines()[0].strip() if doc else
+                    "(no backward rule text: add a docstring)"), _arg_names(len(op.inputs))
         rule = BACKWARD_RULES[cls.__name__]
         if op.node.__dict__.get("reduction", "mean") != "mean":  # a loss summed, or per sample
             rule = rule.replace(" / N", "")
     parts = _RULE_PARTS.split(rule)
-    names = _arg_names(len(op.inputs))
-    needed = {"d" + name for name, need in zip(names, op.needs, strict=False) if need}
-    shown = [part for part in parts
-             if part.split(" = ")[0] in needed or part.split(" = ")[0] not in
-             {"d" + name for name in names}]
-    return ", ".join(shown or parts)
+    named = [m[1] if (m := _RULE_NAME.match(part)) else None for part in parts]
+    n = len(op.inputs)
+    if None in named or len(named) < n or len(set(named)) < len(named):
+        return rule, _arg_names(n)  # a rule for every input alike (Cat's dx_i), or prose
+    shown = [part for i, part in enumerate(parts) if i < n and op.needs[i]]
+    return ", ".join(shown or parts[:n]), named[:n]
 
 
 _RULE_PARTS = re.compile(r", (?=d\w* = )")
+_RULE_NAME = re.compile(r"d(\w+) = ")
 
 
 def _arg_names(n: int) -> list[str]:

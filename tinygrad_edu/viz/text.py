@@ -9,7 +9,7 @@ import numpy as np
 from .. import ops
 from ..errors import GraphError
 from ..tensor import Tensor
-from .graph import _arg_names, _Graph, _Modules, _num, _numel, _shape, is_freed
+from .graph import _Graph, _Modules, _num, _numel, _shape, is_freed
 
 # ---- text: the graph as a tree, the backward pass as steps ----------------------------
 
@@ -168,7 +168,7 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
             seed = (f"from step {src[0]}" if len(src) == 1 else "the sum of steps "
                     + ", ".join(map(str, src[:-1])) + f" and {src[-1]}")
         rows.append(("g", _shape(t), _count(size), seed))
-        for arg, x, need in zip(_arg_names(len(op.inputs)), op.inputs, op.needs, strict=True):
+        for arg, x, need in zip(op.args, op.inputs, op.needs, strict=True):
             if not need:
                 rows.append(("d" + arg, _shape(x), "-",
                              f"not computed: {_leaf_name(x, modules, graph)} needs no grad"))
