@@ -5,7 +5,10 @@ data (not timed) and returns a `step()` callable (timed). Every framework starts
 copies of the same numbers (`numpy_baselines.init_params`) and sees the same data.
 
 Frameworks: "numpy" (hand-written backprop, the baseline of every ratio), "tinygrad_edu",
-and "torch" (PyTorch eager on the CPU, when installed).
+and "torch" (PyTorch eager on the CPU, when installed). The MLP workloads also time the ways
+users write a tinygrad_edu step ("tinygrad_edu[linear]": nn.Linear layers; "[inplace]":
+`p -= lr * p.grad` under no_grad; "[composed]": the loss written from log_softmax), each with
+its own target, and a second numpy baseline in the other layout ("numpy-columns").
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class Workload:
     description: str
     factories: dict[str, Factory]
     target: float | None = None          # the ratio to numpy we aim for (None: report only)
+    variant_targets: dict = field(default_factory=dict)  # "tinygrad_edu[...]" -> its target
     extra_baselines: tuple = ()          # more numpy versions, reported beside the frameworks
     steps_per_round: int | None = None   # fixed number of steps per round (else calibrated)
     info: dict = field(default_factory=dict)
@@ -99,6 +103,88 @@ def _tinygrad_trainer(params, layout, lr):
             (lambda x, labels: (Tensor(x), labels)))
 
 
+def _tinygrad_linear_trainer(params, layout, lr):
+    """The user's path: nn.Linear layers (weight stored (out, in)), F.cross_entropy, optim.SGD."""
+    from tinygrad_edu import Tensor, nn, optim
+    from tinygrad_edu.nn import functional as F
+
+    layers = []
+    for i in range(len(params) // 2):
+        w, b = params[2 * i], params[2 * i + 1]
+        layer = nn.Linear(w.shape[0], w.shape[1])
+        layer.weight.data[...] = w.T
+        layer.bias.data[...] = b
+        layers += [layer, nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    opt = optim.SGD(model.parameters(), lr=lr)
+
+    def train_step(x, labels):
+        loss = F.cross_entropy(model(x), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return train_step, (lambda x, labels: (Tensor(x), labels))
+
+
+def _tinygrad_inplace_trainer(params, layout, lr):
+    """Plain tensors `x @ W + b`, updated as in the tutorial: `p -= lr * p.grad` under no_grad."""
+    from tinygrad_edu import Tensor, no_grad
+    from tinygrad_edu.nn import functional as F
+
+    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
+    n = len(ps) // 2
+
+    def train_step(x, labels):
+        a = x
+        for i in range(n):
+            a = a @ ps[2 * i] + ps[2 * i + 1]
+            if i < n - 1:
+                a = a.relu()
+        loss = F.cross_entropy(a, labels)
+        for p in ps:
+            p.grad = None
+        loss.backward()
+        with no_grad():
+            for p in ps:
+                p -= lr * p.grad
+        return loss
+
+    return train_step, (lambda x, labels: (Tensor(x), labels))
+
+
+def _tinygrad_composed_trainer(params, layout, lr):
+    """The loss written out from ops: -(Y * log_softmax(logits)).sum(dim=1).mean()."""
+    from tinygrad_edu import Tensor
+    from tinygrad_edu.optim import SGD
+
+    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
+    opt, n = SGD(ps, lr=lr), len(ps) // 2
+
+    def train_step(x, y):
+        a = x
+        for i in range(n):
+            a = a @ ps[2 * i] + ps[2 * i + 1]
+            if i < n - 1:
+                a = a.relu()
+        loss = -(y * a.log_softmax(dim=1)).sum(dim=1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def convert(x, labels):
+        return Tensor(x), Tensor(np.eye(params[-1].shape[0], dtype=np.float32)[labels])
+
+    return train_step, convert
+
+
+VARIANTS = {"tinygrad_edu[linear]": _tinygrad_linear_trainer,
+            "tinygrad_edu[inplace]": _tinygrad_inplace_trainer,
+            "tinygrad_edu[composed]": _tinygrad_composed_trainer}
+
+
 def _torch_trainer(params, layout, lr):
     import torch
     import torch.nn.functional as F
@@ -111,18 +197,30 @@ def _torch_trainer(params, layout, lr):
 TRAINERS = {"numpy": _numpy_trainer, "tinygrad_edu": _tinygrad_trainer, "torch": _torch_trainer}
 
 
-def _mlp_workload(name, description, sizes, batch, layout, lr, target, seed=0):
-    """Repeated training steps on one fixed batch."""
-    def factory(framework):
+def _mlp_workload(name, description, sizes, batch, layout, lr, target, seed=0,
+                  variant_targets=None):
+    """Repeated training steps on one fixed batch; in the rows layout, also the user-path
+    variants (`variant_targets`) and numpy in the columns layout."""
+    def factory(framework, layout=layout):
+        trainer = TRAINERS.get(framework) or VARIANTS[framework]
+
         def build():
             rng = np.random.default_rng(seed)
             params = nb.init_params(sizes, rng, layout)
-            train_step, convert = TRAINERS[framework](params, layout, lr)
+            train_step, convert = trainer(params, layout, lr)
             x, labels = convert(*_data(rng, batch, layout, sizes))
             return lambda: train_step(x, labels)
         return build
 
-    return Workload(name, description, {fw: factory(fw) for fw in TRAINERS}, target,
+    factories = {fw: factory(fw) for fw in TRAINERS}
+    variant_targets = variant_targets or {}
+    factories.update({fw: factory(fw) for fw in variant_targets})
+    extra = ()
+    if layout == "rows":
+        factories["numpy-columns"] = factory("numpy", "columns")
+        extra = ("numpy-columns",)
+    return Workload(name, description, factories, target, variant_targets=variant_targets,
+                    extra_baselines=extra,
                     info={"sizes": list(sizes), "batch": batch, "layout": layout})
 
 
@@ -294,13 +392,18 @@ def timed_workloads(mode: str = "full") -> list[Workload]:
     s = SIZES["smoke" if mode == "smoke" else "full"]
     return [
         _mlp_workload("W1", "784-128-10 ReLU MLP, batch 128, one SGD step (rows, X W)",
-                      (784, 128, 10), 128, "rows", 0.01, 1.10),
+                      (784, 128, 10), 128, "rows", 0.01, 1.10,
+                      variant_targets={"tinygrad_edu[linear]": 1.10,
+                                       "tinygrad_edu[inplace]": 1.10,
+                                       "tinygrad_edu[composed]": 1.20}),
         _mlp_workload("W2", f"784-10-10 (doc 000), full batch m={s['w2_m']}, one GD step "
                       "(columns, W X)", (784, 10, 10), s["w2_m"], "columns", 0.1, 1.05),
         _per_example_workload("W3", "784-128-64-10 (doc 001), per-example SGD, batch 1 "
                               "(columns, W x)", (784, 128, 64, 10), s["w3_n"], 0.01, 1.30),
         _mlp_workload("MICRO", "16-16-10 MLP, batch 8, one SGD step: per-op overhead",
-                      (16, 16, 10), 8, "rows", 0.01, 4.0),
+                      (16, 16, 10), 8, "rows", 0.01, 2.5,
+                      variant_targets={"tinygrad_edu[linear]": 2.5,
+                                       "tinygrad_edu[composed]": 4.0}),
         _inference_workload("INFER", f"784-256-128-10 forward + argmax, batch "
                             f"{s['infer_b']}, no_grad", s["infer_b"]),
         _epoch_workload("EPOCH", f"784-256-128-10 ReLU, Adam, batch 128, one epoch of "

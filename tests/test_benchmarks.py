@@ -36,8 +36,12 @@ def test_smoke_report_has_every_workload_with_ratios_to_numpy(smoke_run):
     _, report = smoke_run
     assert report["mode"] == "smoke"
     assert list(report["timed"]) == WORKLOADS
+    extras = {"W1": {"numpy-columns", "tinygrad_edu[linear]", "tinygrad_edu[inplace]",
+                     "tinygrad_edu[composed]"},
+              "W3": {"numpy-outer"},
+              "MICRO": {"numpy-columns", "tinygrad_edu[linear]", "tinygrad_edu[composed]"}}
     for name, entry in report["timed"].items():
-        extra = {"numpy-outer"} if name == "W3" else set()
+        extra = extras.get(name, set())
         assert set(entry["frameworks"]) == {"numpy", "tinygrad_edu"} | extra, name
         assert entry["frameworks"]["numpy"]["median_ratio"] == 1.0
         for r in entry["frameworks"].values():
@@ -102,3 +106,29 @@ def test_w3_reports_the_outer_product_baseline(smoke_run):
     assert "numpy-outer" in report["timed"]["W3"]["frameworks"]
     assert "numpy-outer" not in report["timed"]["W1"]["frameworks"]
     assert "| W3 | numpy-outer |" in stdout
+
+
+def test_speed_user_paths_compute_the_same_step(smoke_run):
+    """Each way of writing the W1 step trains the same network to the same loss."""
+    from benchmarks import workloads
+    rng = np.random.default_rng(0)
+    params = nb.init_params((6, 5, 3), rng, "rows")
+    x, labels = rng.standard_normal((4, 6)).astype(np.float32), np.array([0, 2, 1, 2])
+    losses = {}
+    for name, trainer in {"tinygrad_edu": workloads._tinygrad_trainer,
+                          **workloads.VARIANTS}.items():
+        step, convert = trainer([p.copy() for p in params], "rows", 0.1)
+        inputs = convert(x, labels)
+        losses[name] = [float(step(*inputs).item()) for _ in range(3)]
+    for name, values in losses.items():
+        np.testing.assert_allclose(values, losses["tinygrad_edu"], rtol=1e-5, err_msg=name)
+
+
+def test_speed_report_names_the_blas_kernel_and_both_numpy_layouts(smoke_run):
+    stdout, report = smoke_run
+    assert stdout.splitlines()[1].startswith("BLAS: ")
+    ratios = report["timed"]["W1"]["frameworks"]["tinygrad_edu"]["median_ratio_to"]
+    assert set(ratios) == {"numpy", "numpy-columns"}
+    targets = report["timed"]["W1"]["variant_targets"]
+    assert targets == {"tinygrad_edu[linear]": 1.10, "tinygrad_edu[inplace]": 1.10,
+                       "tinygrad_edu[composed]": 1.20}
