@@ -21,6 +21,11 @@ class Linear(Module):
     samples in rows; an activation is a separate layer (`ReLU`, `Sigmoid`, ...) and each
     layer's output is the next one's input, as in `Sequential`.
 
+    The layer is one op (`ops.Linear`, PyTorch's addmm), so its graph node is "Linear". An input
+    whose last dim is not `in_features` is a ShapeError naming the layer. A float input of
+    another precision (float64 data into float32 parameters) is cast to the parameters' dtype,
+    with a warning: otherwise numpy would silently promote the whole network to float64.
+
     Parameters
     ----------
     in_features, out_features : int
