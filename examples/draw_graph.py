@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     model, loss = mlp_training_step(sizes, args.batch)
     mlp = viz.draw_graph(loss, model=model, collapse_modules=True, direction="TB",
                          title=f"MLP {'-'.join(map(str, sizes))} on {args.batch} MNIST digits, "
-                               "cross-entropy, after loss.backward()")
+                               "cross-entropy, after backward (every gradient kept)")
     for name, graph in [("scalar_expression", scalar), ("scalar_after_backward", freed),
                         ("mlp_training_graph", mlp)]:
         for fmt in ("svg", "png"):

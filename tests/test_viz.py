@@ -1,5 +1,6 @@
 """tinygrad_edu.viz: DOT structure, stable ids, limits, explain, text_graph, rendering."""
 
+import doctest
 import importlib.util
 import os
 import re
@@ -16,6 +17,7 @@ from tinygrad_edu.autograd import _topological_order
 from tinygrad_edu.nn import Linear, Module, ReLU, Sequential
 from tinygrad_edu.nn.functional import cross_entropy
 from tinygrad_edu.testing import strategies as tst
+from tinygrad_edu.viz import graph as graph_module
 
 # Rendering needs the `dot` program. CI installs it, so there a missing `dot` must fail;
 # elsewhere (a laptop without graphviz) those tests are skipped.
@@ -626,3 +628,43 @@ def test_first_05_render_refuses_a_suffix_that_is_no_format(tmp_path):
     assert list(tmp_path.iterdir()) == []                      # nothing written
     with pytest.raises(ValueError, match=r"format must be one of .*got 'bmp'"):
         viz.render(e, tmp_path / "a", format="bmp")
+
+
+GRAPHS_MD = Path(__file__).resolve().parents[1] / "docs" / "graphs.md"
+
+
+def _example():
+    path = Path(__file__).resolve().parents[1] / "examples" / "draw_graph.py"
+    spec = importlib.util.spec_from_file_location("draw_graph_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example
+
+
+def test_first_03_every_listing_in_graphs_md_is_what_the_code_prints(tmp_path, monkeypatch):
+    blocks = re.findall(r"^```text\n(.*?)^```", GRAPHS_MD.read_text(), flags=re.S | re.M)
+    assert len(blocks) >= 6 and all(b.startswith(">>> ") for b in blocks)  # none unchecked
+    example = _example()
+    model, loss = example.mlp_training_step([784, 128, 10], 8)       # the pictures' graphs
+    names = {"viz": viz, "Tensor": Tensor, "e": example.scalar_expression(), "model": model,
+             "loss": loss}
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "no-programs-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))     # the render listing shows a machine without dot
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    parser = doctest.DocTestParser()
+    report = []
+    for i, block in enumerate(blocks):
+        # a blank line inside printed output is doctest's <BLANKLINE>; one before >>> ends it
+        block = re.sub(r"^\n(?!>>> |\Z)", "<BLANKLINE>\n", block, flags=re.M)
+        runner.run(parser.get_doctest(block, dict(names), f"graphs.md text block {i}",
+                                      str(GRAPHS_MD), 0), out=report.append)
+    assert runner.failures == 0, "".join(report)
+
+
+def test_first_03_the_rules_table_in_graphs_md_is_the_dictionary():
+    text = GRAPHS_MD.read_text()
+    table = dict(re.findall(r"^\| `(\w+)` \| `(.*)` \|$", text[text.index("| op | rule |"):],
+                            flags=re.M))
+    assert table == {**viz.BACKWARD_RULES, **graph_module._DISPLAY_RULES}
