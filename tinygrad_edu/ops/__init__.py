@@ -6,10 +6,22 @@ Gradients may keep a broadcast shape; the engine sums them back to each input's 
 
 One module per kind: `elementwise` (binary with broadcasting, unary, clamp, cast), `reduce`
 (sum, max/min, softmax, log_softmax), `losses` (cross-entropy and NLL as single ops),
-`linalg` (matmul), `movement` (reshape, permute, expand, indexing, cat, stack). Every op is
-also a name here: `ops.Add`, `ops.MatMul`.
+`linalg` (matmul), `movement` (reshape, permute, expand, indexing, cat, stack), `conv`
+(convolution, its two gradients, max pooling, constant padding), `activations` (erf, softplus).
+Every op is also a name here: `ops.Add`, `ops.MatMul`.
 """
 
+from .activations import (  # noqa: F401
+    Erf,
+    Softplus,
+)
+from .conv import (  # noqa: F401
+    Conv2d,
+    Conv2dWeight,
+    ConvTranspose2d,
+    MaxPool2d,
+    Pad,
+)
 from .elementwise import (  # noqa: F401
     Abs,
     Add,

@@ -337,3 +337,107 @@ def reduction_dims(ndim: int, allow_none: bool = True) -> st.SearchStrategy:
     if ndim:
         options += [st.integers(-ndim, ndim - 1), hnp.valid_tuple_axes(ndim, min_size=1)]
     return st.one_of(options) if options else st.just(())
+
+
+# ---- convolution and pooling -----------------------------------------------------------------
+
+@st.composite
+def image_batches(draw, min_batch: int = 1, max_batch: int = 3, channels: int | None = None,
+                  max_channels: int = 3, min_side: int = 1, max_side: int = 6,
+                  dtype=np.float64, distinct: bool = False, **value_options) -> np.ndarray:
+    """Image batches (N, C, H, W), NCHW as conv2d takes them; `distinct` values for max
+    pooling (no near-ties, see `distinct_arrays`).
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(image_batches(channels=2))
+    ... def test_layout(x):
+    ...     assert x.ndim == 4 and x.shape[1] == 2
+    >>> test_layout()
+    """
+    n = draw(st.integers(min_batch, max_batch))
+    c = channels if channels is not None else draw(st.integers(1, max_channels))
+    h, w = (draw(st.integers(min_side, max_side)) for _ in range(2))
+    if distinct:
+        return draw(distinct_arrays((n, c, h, w), dtype, min_gap=value_options.pop(
+            "min_gap", 0.01), **value_options))
+    return draw(arrays((n, c, h, w), dtype, **value_options))
+
+
+@st.composite
+def conv_cases(draw, max_batch: int = 2, max_groups: int = 3, max_channels_per_group: int = 2,
+               max_side: int = 7, max_kernel: int = 3, max_stride: int = 3,
+               max_dilation: int = 2, max_padding: int = 2, bias: bool | None = None,
+               dtype=np.float64, **value_options) -> dict:
+    """Arguments of one conv2d call that fit together: `x` (N, C, H, W), `weight`
+    (O, C / groups, kh, kw), `bias` (O,) or None, and `stride`, `padding`, `dilation` (pairs)
+    and `groups`, with every output side at least 1.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> from tinygrad_edu import Tensor
+    >>> from tinygrad_edu.nn import functional as F
+    >>> @given(conv_cases())
+    ... def test_it_runs(case):
+    ...     x, w = Tensor(case["x"]), Tensor(case["weight"])
+    ...     b = None if case["bias"] is None else Tensor(case["bias"])
+    ...     options = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    ...     assert F.conv2d(x, w, b, **options).shape[:2] == (len(case["x"]), len(w))
+    >>> test_it_runs()
+    """
+    groups = draw(st.integers(1, max_groups))
+    cg = draw(st.integers(1, max_channels_per_group))
+    og = draw(st.integers(1, max_channels_per_group))
+    kernel = tuple(draw(st.integers(1, max_kernel)) for _ in range(2))
+    stride = tuple(draw(st.integers(1, max_stride)) for _ in range(2))
+    dilation = tuple(draw(st.integers(1, max_dilation)) for _ in range(2))
+    padding = tuple(draw(st.integers(0, max_padding)) for _ in range(2))
+    # each side at least the dilated kernel's span, minus the padding on both sides
+    sides = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), max(
+        max_side, d * (k - 1) + 1))) for k, d, p in zip(kernel, dilation, padding, strict=True))
+    n = draw(st.integers(1, max_batch))
+    with_bias = draw(st.booleans()) if bias is None else bias
+    return {
+        "x": draw(arrays((n, cg * groups) + sides, dtype, **value_options)),
+        "weight": draw(arrays((og * groups, cg) + kernel, dtype, **value_options)),
+        "bias": draw(arrays((og * groups,), dtype, **value_options)) if with_bias else None,
+        "stride": stride, "padding": padding, "dilation": dilation, "groups": groups,
+    }
+
+
+@st.composite
+def pool_cases(draw, kind: str = "max", max_batch: int = 2, max_channels: int = 2,
+               max_side: int = 7, max_kernel: int = 3, max_stride: int = 3,
+               dtype=np.float64) -> dict:
+    """Arguments of one max_pool2d (kind 'max') or avg_pool2d (kind 'avg') call that fit:
+    `x` and `kernel_size`, `stride`, `padding` (at most half the kernel), `ceil_mode`, and
+    `dilation` for max pooling. Max pooling's values are pairwise apart (no near-ties).
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(pool_cases("avg"))
+    ... def test_fits(case):
+    ...     assert 2 * max(case["padding"]) <= max(case["kernel_size"]) + 1
+    >>> test_fits()
+    """
+    if kind not in ("max", "avg"):
+        raise ValueError(f"pool_cases: kind must be 'max' or 'avg', got {kind!r}")
+    kernel = tuple(draw(st.integers(1, max_kernel)) for _ in range(2))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(2)) if kind == "max" else (1, 1)
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    stride = tuple(draw(st.integers(1, max_stride)) for _ in range(2))
+    sides = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), max(max_side, d * (k - 1)
+                                                                          + 1)))
+                  for k, d, p in zip(kernel, dilation, padding, strict=True))
+    n, c = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
+    shape = (n, c) + sides
+    x = draw(distinct_arrays(shape, dtype, -20.0, 20.0) if kind == "max" else arrays(shape,
+                                                                                       dtype))
+    case = {"x": x, "kernel_size": kernel, "stride": stride, "padding": padding,
+            "ceil_mode": draw(st.booleans())}
+    if kind == "max":
+        case["dilation"] = dilation
+    return case

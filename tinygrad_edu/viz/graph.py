@@ -57,6 +57,13 @@ BACKWARD_RULES: dict[str, str] = {
     "ScatterAdd": "dx = g[index]",
     "Cat": "dx_i = the slice of g that x_i filled",
     "Stack": "dx_i = g[..., i, ...] along the new dim",
+    "Conv2d": "dx = conv_transpose(g, w), dy = x correlated with g",
+    "ConvTranspose2d": "dx = conv(g, y), dy = g correlated with x",
+    "Conv2dWeight": "dx = conv_transpose(y, g), dy = conv(x, g)",
+    "MaxPool2d": "dx = g at each window's first maximum, 0 elsewhere",
+    "Pad": "dx = g with the padding cut off",
+    "Erf": "dx = g * 2/sqrt(pi) * exp(-x^2)",
+    "Softplus": "dx = g * sigmoid(beta x) (g where beta x > threshold)",
 }
 
 # Names for what the user wrote where one Tensor method records a general op (or two).
