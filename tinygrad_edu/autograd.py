@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import threading
 from collections.abc import Sequence
@@ -171,8 +172,15 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
     leads = None if targets is None else _leading_to(_topological_order(roots), targets)
     anomaly = state.anomaly
+    recorder = getattr(_recording, "recorder", None)  # viz's backward player, if it listens
     last_write = function._last_write
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
+    # The walk makes no reference cycles, but each released node keeps a small record of the
+    # graph, so a long walk would set off the cycle collector again and again, each time
+    # rescanning the whole graph (2x slower at 100k nodes). It runs once, afterwards, instead.
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
     try:
         while pending:
             t = heapq.heappop(pending)[1]
@@ -230,10 +238,14 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                         leaves.append(x)
                     else:
                         heapq.heappush(pending, (-x._seq, x))
+            if recorder is not None:
+                recorder(t, node, g, in_grads)
             if not retain_graph:
                 node.release()
     finally:
         state.grad_enabled = grad_mode
+        if collecting:
+            gc.enable()
     # Each leaf's gradient, summed over every path, goes to its .grad (or to grad()'s result)
     # only now: a walk that fails part way leaves every .grad as it was. The lock makes each
     # read-add-write of a .grad whole when threads backpropagate into shared leaves.
@@ -242,6 +254,12 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             _deliver(x, grads.pop(x), targets, create_graph, stored)
     function._generation[0] += 1
 
+
+# The backward player (tinygrad_edu.viz.player) sets `_recording.recorder`, in its own thread,
+# to a callable run after each rule with (the output tensor, its node, the gradient that
+# arrived at it, the tuple the rule returned: one gradient or None per input, before any
+# summing). Off (None), it costs one test per node.
+_recording = threading.local()
 
 # One lock for every .grad a walk writes: numpy releases the GIL inside the add, so two
 # threads could otherwise both read the old .grad and one sum would be lost.
