@@ -3,6 +3,7 @@
 import tracemalloc
 import warnings
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 from hypothesis import given
@@ -395,3 +396,222 @@ def test_trust_15_one_hot_rejects_a_class_count_that_is_not_a_count(num_classes)
 def test_trust_15_one_hot_names_a_label_that_does_not_fit(labels, num_classes, match):
     with pytest.raises(ValueError, match=match):
         F.one_hot(labels, num_classes=num_classes)
+
+
+# ---- issue 18: activations, binary and weighted losses, dropout, batch_norm -----------------
+
+def _np_gelu(a):
+    import math
+    return 0.5 * a * (1 + np.vectorize(math.erf, otypes=[float])(a / np.sqrt(2)))
+
+
+ACTIVATIONS = {
+    "leaky_relu": (lambda t: F.leaky_relu(t, 0.2), lambda a: np.where(a > 0, a, 0.2 * a)),
+    "elu": (lambda t: F.elu(t, 1.5),
+            lambda a: np.where(a > 0, a, 1.5 * np.expm1(np.minimum(a, 0)))),
+    "gelu": (F.gelu, _np_gelu),
+    "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
+                  lambda a: 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a**3)))),
+    "silu": (F.silu, lambda a: a / (1 + np.exp(-a))),
+    "softplus": (lambda t: F.softplus(t, beta=2.0), lambda a: np.logaddexp(0, 2 * a) / 2),
+}
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@given(x=tst.arrays(min_magnitude=1e-3, min_value=-6.0, max_value=6.0))
+def test_cnn_activation_matches_numpy_and_grad_matches_numerical(name, x):
+    fn, reference = ACTIVATIONS[name]
+    np.testing.assert_allclose(fn(Tensor(x)).data, reference(x), rtol=1e-12, atol=1e-12)
+    check_grad(fn, x, order=2)
+
+
+def test_cnn_elu_and_silu_do_not_overflow_on_large_inputs():
+    x = Tensor(np.array([-1e4, 1e4], np.float32))
+    np.testing.assert_array_equal(F.elu(x).data, [-1.0, 1e4])
+    np.testing.assert_array_equal(F.silu(x).data, [-0.0, 1e4])
+
+
+def test_cnn_leaky_relu_gradient_at_zero_is_the_slope():
+    x = Tensor(np.zeros(1), requires_grad=True)
+    F.leaky_relu(x, 0.1).sum().backward()
+    assert x.grad.data[0] == 0.1
+
+
+def test_cnn_gelu_and_softplus_refuse_bad_options():
+    with pytest.raises(ValueError, match=r"gelu: approximate must be 'none' or 'tanh'"):
+        F.gelu(Tensor([1.0]), approximate="fast")
+    with pytest.raises(ValueError, match=r"softplus: beta must be > 0"):
+        F.softplus(Tensor([1.0]), beta=0)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data())
+def test_cnn_binary_cross_entropy_matches_formula_and_grad(reduction, data):
+    p = data.draw(tst.arrays(min_value=0.05, max_value=0.95))
+    y = data.draw(tst.arrays(shape=p.shape, min_value=0.0, max_value=1.0))
+    w = data.draw(tst.arrays(shape=p.shape, min_value=0.1, max_value=2.0))
+    expected = _np_reduce(-w * (y * np.log(p) + (1 - y) * np.log(1 - p)), reduction)
+    out = F.binary_cross_entropy(Tensor(p), y, weight=w, reduction=reduction)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    check_grad(lambda t: F.binary_cross_entropy(t, y, w, reduction), p, order=2)
+
+
+def test_cnn_binary_cross_entropy_clamps_logs_at_minus_100_and_refuses_non_probabilities():
+    out = F.binary_cross_entropy(Tensor([0.0, 1.0]), [1.0, 0.0], reduction="none")
+    np.testing.assert_array_equal(out.data, [100.0, 100.0])
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities"):
+        F.binary_cross_entropy(Tensor([1.5]), [1.0])
+    with pytest.raises(ShapeError, match=r"target of shape \(2,\) must have the input's shape"):
+        F.binary_cross_entropy(Tensor([[0.5], [0.5]]), [1.0, 0.0])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data())
+def test_cnn_bce_with_logits_is_bce_of_sigmoid_and_grad_matches_numerical(reduction, data):
+    x = data.draw(tst.arrays(min_value=-8.0, max_value=8.0))
+    y = data.draw(tst.arrays(shape=x.shape, min_value=0.0, max_value=1.0))
+    pw = data.draw(tst.arrays(shape=x.shape[-1:], min_value=0.5, max_value=3.0))
+    p = 1 / (1 + np.exp(-x))
+    expected = _np_reduce(-(pw * y * np.log(p) + (1 - y) * np.log(1 - p)), reduction)
+    out = F.binary_cross_entropy_with_logits(Tensor(x), y, reduction=reduction, pos_weight=pw)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-9, atol=1e-12)
+    check_grad(lambda t: F.binary_cross_entropy_with_logits(t, y, None, reduction, pw), x,
+               order=2)
+
+
+def test_cnn_bce_with_logits_is_stable_for_huge_scores():
+    x = Tensor(np.array([-1000.0, 1000.0], np.float32), requires_grad=True)
+    out = F.binary_cross_entropy_with_logits(x, [1.0, 0.0], reduction="sum")
+    assert out.item() == 2000.0
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, [-1.0, 1.0])   # sigmoid(x) - y
+
+
+def np_weighted_ce(logits, target, weight=None, ignore_index=-100, smoothing=0.0,
+                   reduction="mean"):
+    """PyTorch's cross_entropy with class weights, ignore_index and label smoothing."""
+    log_probs = _np_log_softmax(logits, 1)
+    c = logits.shape[1]
+    w = np.ones(c) if weight is None else weight
+    keep = target != ignore_index
+    safe = np.where(keep, target, 0)
+    wy = np.where(keep, w[safe], 0.0)
+    nll = -wy * np.take_along_axis(log_probs, safe[:, None], 1)[:, 0]
+    smooth = -np.where(keep, (log_probs * w).sum(1), 0.0)
+    losses = (1 - smoothing) * nll + smoothing / c * smooth
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() / wy.sum()
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data())
+def test_cnn_cross_entropy_weight_ignore_index_and_label_smoothing_match_pytorch(reduction,
+                                                                                 data):
+    n, c = data.draw(st.integers(1, 6)), data.draw(st.integers(2, 5))
+    logits = data.draw(tst.arrays(shape=(n, c)))
+    target = data.draw(hnp.arrays(np.int64, n, elements=st.integers(0, c - 1)))
+    ignored = data.draw(hnp.arrays(bool, n))
+    if ignored.all():
+        ignored[0] = False
+    target = np.where(ignored, -100, target)
+    weight = data.draw(st.none() | tst.arrays(shape=(c,), min_value=0.1, max_value=3.0))
+    smoothing = data.draw(st.sampled_from([0.0, 0.1, 0.5]))
+    out = F.cross_entropy(Tensor(logits), target, weight=weight, reduction=reduction,
+                          label_smoothing=smoothing)
+    expected = np_weighted_ce(logits, target, weight, -100, smoothing, reduction)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    check_grad(lambda t: F.cross_entropy(t, target, weight, reduction=reduction,
+                                         label_smoothing=smoothing), logits, order=2)
+
+
+def test_cnn_nll_loss_weighted_mean_is_sum_of_wl_over_sum_of_w():
+    log_probs = np.log(np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]))
+    target, weight = np.array([0, 1, 1]), np.array([1.0, 3.0])
+    out = F.nll_loss(Tensor(log_probs), target, weight=weight)
+    losses = -np.array([1.0 * log_probs[0, 0], 3.0 * log_probs[1, 1], 3.0 * log_probs[2, 1]])
+    np.testing.assert_allclose(out.item(), losses.sum() / 7.0)
+    ignored = F.nll_loss(Tensor(log_probs), np.array([0, 5, 1]), weight=weight, ignore_index=5)
+    np.testing.assert_allclose(ignored.item(), (losses[0] + losses[2]) / 4.0)
+
+
+def test_cnn_cross_entropy_ignores_label_minus_100_by_default_and_all_ignored_is_nan():
+    logits = np.array([[1.0, 2.0], [3.0, -1.0]])
+    out = F.cross_entropy(Tensor(logits), np.array([1, -100]))
+    np.testing.assert_allclose(out.item(), np_cross_entropy(logits[:1], np.array([1])))
+    assert np.isnan(F.cross_entropy(Tensor(logits), np.array([-100, -100])).item())
+    with pytest.raises(ValueError, match=r"cross_entropy"):
+        F.cross_entropy(Tensor(logits), np.array([1, -3]))
+
+
+def test_cnn_cross_entropy_refuses_reduction_passed_as_weight_and_bad_smoothing():
+    logits = Tensor(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match=r"weight must hold one weight per class, got the "
+                                        r"string 'sum'; pass reduction='sum' by name"):
+        F.cross_entropy(logits, [0, 1], "sum")
+    with pytest.raises(ShapeError, match=r"weight must have one entry per class, shape \(3,\)"):
+        F.cross_entropy(logits, [0, 1], weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\]"):
+        F.cross_entropy(logits, [0, 1], label_smoothing=1.5)
+
+
+def test_cnn_cross_entropy_probability_targets_with_weight_and_smoothing():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, 3))
+    y = rng.dirichlet(np.ones(3), size=4)
+    w = np.array([0.5, 1.0, 2.0])
+    out = F.cross_entropy(Tensor(logits), y, weight=w, label_smoothing=0.2)
+    smoothed = y * 0.8 + 0.2 / 3
+    expected = -(smoothed * w * _np_log_softmax(logits, 1)).sum(1).mean()   # mean over N
+    np.testing.assert_allclose(out.item(), expected)
+
+
+def test_cnn_dropout_zeroes_scales_and_is_the_identity_in_eval():
+    from tinygrad_edu import manual_seed
+    manual_seed(0)
+    x = Tensor(np.ones(10_000), requires_grad=True)
+    out = F.dropout(x, 0.25)
+    kept = out.data != 0
+    assert 0.7 < kept.mean() < 0.8
+    np.testing.assert_allclose(out.data[kept], 1 / 0.75)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, out.data)        # the same mask and scale
+    assert F.dropout(x, 0.25, training=False) is x
+    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0)
+    with pytest.raises(ValueError, match=r"dropout: p must be a probability in \[0, 1\]"):
+        F.dropout(x, 1.5)
+
+
+@given(x=tst.arrays(shape=st.tuples(st.integers(2, 4), st.integers(1, 3), st.integers(1, 3))))
+def test_cnn_batch_norm_training_grad_matches_numerical(x):
+    if np.ptp(np.moveaxis(x, 1, 0).reshape(x.shape[1], -1), axis=1).min() < 1e-2:
+        x = x + np.arange(x.size).reshape(x.shape)   # each channel needs some spread
+    c = x.shape[1]
+    w, b = np.linspace(0.5, 1.5, c), np.linspace(-1, 1, c)
+    check_grad(lambda t, w_, b_: F.batch_norm(t, None, None, w_, b_, training=True) ** 2,
+               x, w, b, order=2)
+
+
+def test_cnn_batch_norm_uses_batch_stats_in_training_and_running_stats_in_eval():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(8, 2, 4, 4))
+    mean, var = Tensor(np.zeros(2)), Tensor(np.ones(2))
+    out = F.batch_norm(Tensor(x), mean, var, training=True, momentum=0.1)
+    np.testing.assert_allclose(out.data.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.data.var(axis=(0, 2, 3)), 1, rtol=1e-4)
+    np.testing.assert_allclose(mean.data, 0.1 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(var.data, 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1))
+    evaluated = F.batch_norm(Tensor(x), mean, var, training=False, eps=0.0)
+    expected = (x - mean.data[:, None, None]) / np.sqrt(var.data[:, None, None])
+    np.testing.assert_allclose(evaluated.data, expected)
+
+
+def test_cnn_batch_norm_errors():
+    with pytest.raises(ValueError, match=r"batch_norm: training needs more than one value per "
+                                         r"channel"):
+        F.batch_norm(Tensor(np.ones((1, 3))), None, None, training=True)
+    with pytest.raises(ShapeError, match=r"batch_norm: running_mean must be a Tensor of shape "
+                                         r"\(3,\)"):
+        F.batch_norm(Tensor(np.ones((2, 3))), Tensor(np.zeros(2)), Tensor(np.ones(3)))
+    with pytest.raises(ValueError, match=r"batch_norm: evaluation \(training=False\) needs "):
+        F.batch_norm(Tensor(np.ones((2, 3))), None, None)

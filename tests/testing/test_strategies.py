@@ -210,3 +210,40 @@ def test_strategies_without_hypothesis_name_the_testing_extra(monkeypatch):
         patch.delitem(sys.modules, "tinygrad_edu.testing.strategies")
         with pytest.raises(ImportError, match=r"tinygrad_edu\[testing\]"):
             importlib.import_module("tinygrad_edu.testing.strategies")
+
+
+# ---- issue 18: image batches and convolution / pooling arguments -----------------------------
+
+
+@given(tst.image_batches(channels=3, max_side=5))
+def test_cnn_image_batches_are_nchw(x):
+    assert x.ndim == 4 and x.shape[1] == 3 and max(x.shape[2:]) <= 5 and x.dtype == np.float64
+
+
+@given(tst.image_batches(distinct=True))
+def test_cnn_distinct_image_batches_have_no_near_ties(x):
+    assert x.size < 2 or np.diff(np.sort(x, axis=None)).min() >= 0.01 - 1e-12
+
+
+@given(tst.conv_cases())
+def test_cnn_conv_cases_fit_together(case):
+    x, w, groups = case["x"], case["weight"], case["groups"]
+    assert x.shape[1] == w.shape[1] * groups and w.shape[0] % groups == 0
+    assert case["bias"] is None or case["bias"].shape == (w.shape[0],)
+    for side, k, p, d in zip(x.shape[2:], w.shape[2:], case["padding"], case["dilation"],
+                             strict=True):
+        assert side + 2 * p >= d * (k - 1) + 1          # every output side is at least 1
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given(data=st.data())
+def test_cnn_pool_cases_fit_together(kind, data):
+    case = data.draw(tst.pool_cases(kind))
+    for side, k, p, d in zip(case["x"].shape[2:], case["kernel_size"], case["padding"],
+                             case.get("dilation", (1, 1)), strict=True):
+        assert 2 * p <= k and side + 2 * p >= d * (k - 1) + 1
+
+
+def test_cnn_pool_cases_refuse_an_unknown_kind():
+    with pytest.raises(ValueError, match=r"pool_cases: kind must be 'max' or 'avg'"):
+        find(tst.pool_cases("min"), lambda case: True)

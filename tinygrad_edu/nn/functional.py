@@ -446,9 +446,9 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
         raise ValueError(f"binary_cross_entropy: input must hold probabilities in [0, 1], got "
                          f"values in [{np.nanmin(p)}, {np.nanmax(p)}]; pass scores to "
                          "binary_cross_entropy_with_logits, or apply sigmoid first")
-    tiny = np.exp(np.asarray(-100.0, input.dtype))      # log(tiny) = -100: PyTorch's clamp
-    log_p = input.clamp(min=float(tiny)).log()
-    log_q = (1 - input).clamp(min=float(tiny)).log()
+    # log(1e-44) < -100 even in float32 (a subnormal there): the log never sees 0
+    log_p = input.clamp(min=1e-44).log().clamp(min=-100.0)
+    log_q = (1 - input).clamp(min=1e-44).log().clamp(min=-100.0)
     losses = -(target * log_p + (1 - target) * log_q)
     return _reduce_weighted(losses, weight, reduction, "binary_cross_entropy")
 
