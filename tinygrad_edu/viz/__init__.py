@@ -8,13 +8,18 @@ plain backward frees the intermediate values (drawn as freed) and keeps the grap
 the leaves' gradients. To show every value and gradient after backward: `retain_grads(loss)`,
 then `loss.backward(retain_graph=True)`.
 
+`backward_player(loss)` runs `loss.backward()` itself, with a recorder on, and plays the walk
+back step by step in one self-contained HTML page (`save_backward_player` writes it to a file).
+
 Modules: `graph` (the graph numbered, module clusters, `BACKWARD_RULES`), `draw`
-(graphviz), `text` (text_graph, explain).
+(graphviz), `text` (text_graph, explain), `player` (the backward player).
 """
 
 from .draw import GraphvizNotFoundError, draw_graph, render
 from .graph import BACKWARD_RULES, retain_grads
+from .player import BackwardPlayer, backward_player, save_backward_player
 from .text import explain, text_graph
 
-__all__ = ["BACKWARD_RULES", "GraphvizNotFoundError", "draw_graph", "explain", "render",
-           "retain_grads", "text_graph"]
+__all__ = ["BACKWARD_RULES", "BackwardPlayer", "GraphvizNotFoundError", "backward_player",
+           "draw_graph", "explain", "render", "retain_grads", "save_backward_player",
+           "text_graph"]
