@@ -105,17 +105,10 @@ def _tinygrad_trainer(params, layout, lr):
 
 def _tinygrad_linear_trainer(params, layout, lr):
     """The user's path: nn.Linear layers (weight stored (out, in)), F.cross_entropy, optim.SGD."""
-    from tinygrad_edu import Tensor, nn, optim
+    from tinygrad_edu import Tensor, optim
     from tinygrad_edu.nn import functional as F
 
-    layers = []
-    for i in range(len(params) // 2):
-        w, b = params[2 * i], params[2 * i + 1]
-        layer = nn.Linear(w.shape[0], w.shape[1])
-        layer.weight.data[...] = w.T
-        layer.bias.data[...] = b
-        layers += [layer, nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
+    model = _linear_model(params)
     opt = optim.SGD(model.parameters(), lr=lr)
 
     def train_step(x, labels):
@@ -260,9 +253,10 @@ def _preset_numpy(params, lr):
     return nb.MLPRows(params), nb.Adam(params, lr=lr)
 
 
-def _preset_tinygrad(params, lr):
-    """The preset as a user writes it: Linear layers (weight (out, in)) and optim.Adam."""
-    from tinygrad_edu import nn, optim
+def _linear_model(params):
+    """nn.Linear layers (weight stored (out, in)) with ReLU between, holding copies of `params`
+    (rows layout)."""
+    from tinygrad_edu import nn
 
     layers = []
     for i in range(len(params) // 2):
@@ -271,7 +265,14 @@ def _preset_tinygrad(params, lr):
         layer.weight.data[...] = w.T
         layer.bias.data[...] = b
         layers += [layer, nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
+    return nn.Sequential(*layers[:-1])
+
+
+def _preset_tinygrad(params, lr):
+    """The preset as a user writes it: Linear layers (weight (out, in)) and optim.Adam."""
+    from tinygrad_edu import optim
+
+    model = _linear_model(params)
     return model, optim.Adam(model.parameters(), lr=lr)
 
 
