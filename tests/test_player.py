@@ -5,6 +5,7 @@ Outside CI they are skipped with the reason when either is missing; in CI (CI se
 """
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -444,3 +445,17 @@ def test_player_screenshot_is_not_blank(open_page, tmp_path):
     rgb = np.asarray(image.open(shot).convert("RGB"), dtype=np.int64)
     accent = (abs(rgb[..., 0] - 0xD5) < 20) & (abs(rgb[..., 1] - 0x5E) < 20) & (rgb[..., 2] < 40)
     assert accent.sum() > 50
+
+
+def test_player_example_writes_the_mlp_page(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "draw_graph_example", Path(__file__).resolve().parents[1] / "examples" / "draw_graph.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--player", str(tmp_path), "--batch", "2", "--hidden", "4"])
+    assert capsys.readouterr().out.split("\n")[:2] == [
+        f"wrote {tmp_path / 'scalar_backward.html'}", f"wrote {tmp_path / 'mlp_backward.html'}"]
+    page = (tmp_path / "mlp_backward.html").read_text(encoding="utf-8")
+    steps = json.loads(page.split("window.backwardSteps = ")[1].split(";\n")[0])
+    assert [s["op"] for s in steps] == ["CrossEntropy", "Linear", "ReLU", "Linear"]
+    assert "fc1.weight" in page and "MLP 784-4-10 on 2 MNIST digits" in page
