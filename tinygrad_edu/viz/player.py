@@ -252,7 +252,7 @@ def _dot(graph: _Graph, modules: _Modules, drawn: dict[str, str], collapsed: dic
             if id(m) in collapsed:
                 cid = collapsed[id(m)]
                 label = (f"<<B>{_esc(modules.label(m))}</B><BR/>"
-                         f"{_small(f'{inside.get(cid, 0)} ops, collapsed')}>")
+                         f"{_small(_count(inside.get(cid, 0), 'op') + ', collapsed')}>")
                 sub.node(cid, id=f"n_{cid}", label=label, shape="box", style="rounded,filled",
                          color="#A7B4C6", fillcolor=_CLUSTER_FILLS[depth % 3], penwidth="2")
                 continue
@@ -274,6 +274,10 @@ def _dot(graph: _Graph, modules: _Modules, drawn: dict[str, str], collapsed: dic
     present = {_kind_drawn(graph, t) for t in graph.tensors} | ({"op"} if graph.ops else set())
     _add_legend(dot, [kind for kind in _STYLES if kind in present], direction)
     return dot, {e for e in edges if e[0] != e[1]}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 _SVG_NODE = re.compile(r'<g id="n_([A-Za-z0-9_]+)" class="node"')
