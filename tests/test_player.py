@@ -459,3 +459,17 @@ def test_player_example_writes_the_mlp_page(tmp_path, capsys):
     steps = json.loads(page.split("window.backwardSteps = ")[1].split(";\n")[0])
     assert [s["op"] for s in steps] == ["CrossEntropy", "Linear", "ReLU", "Linear"]
     assert "fc1.weight" in page and "MLP 784-4-10 on 2 MNIST digits" in page
+
+
+@pytest.mark.parametrize("name", ["mlp_backward.html", "scalar_backward.html"])
+def test_player_docs_pages_come_from_the_current_template(name):
+    """docs/player/ holds pages made by `python examples/draw_graph.py --player`: regenerate
+    them when player.html changes."""
+    repo = Path(__file__).resolve().parents[1]
+    page = (repo / "docs" / "player" / name).read_text(encoding="utf-8")
+    template = (repo / "tinygrad_edu" / "viz" / "player.html").read_text(encoding="utf-8")
+    position = 0
+    for chunk in re.split(r"__TITLE__|__SVG__|__DATA__", template):
+        found = page.find(chunk, position)
+        assert found >= 0, f"docs/player/{name} is stale: rerun examples/draw_graph.py --player"
+        position = found + len(chunk)
