@@ -493,10 +493,10 @@ def save_backward_player(root: Tensor, path: str | Path, *, max_nodes: int = 600
     >>> import tempfile, pathlib
     >>> from tinygrad_edu import Tensor, viz
     >>> x = Tensor([1.0, -2.0], requires_grad=True)
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> path = viz.save_backward_player((x * x).sum(), folder / "square.html")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = viz.save_backward_player((x * x).sum(), pathlib.Path(folder) / "sq.html")
     >>> path.name, x.grad
-    ('square.html', Tensor([ 2., -4.], dtype=float32))
+    ('sq.html', Tensor([ 2., -4.], dtype=float32))
     """
     path = Path(path)
     if path.is_dir():  # before the walk: a refused path changes no .grad
