@@ -1,0 +1,201 @@
+"""Train a small LeNet-style convolutional network on MNIST with tinygrad_edu.
+
+Two convolution blocks (Conv2d, BatchNorm2d, ReLU, MaxPool2d) and two dense layers, trained
+with Adam on a cosine schedule; images are shifted by up to 2 pixels while training (MNIST
+only). The network and the training step are in `build_model` and `train_epoch` below; the
+data choice, progress bars, plots and JSON come from `tinygrad_edu.training`, shared with the
+other examples. Testing switches the model to `eval()` (BatchNorm's running statistics, no
+dropout), and back to `train()` after.
+
+Data: the 10,000 MNIST digits shipped in the package (8,000 train, 2,000 held out) by
+default, offline; `--dataset mnist` or `--dataset fashion-mnist` for a full dataset found on
+this machine (or fetched with `--download`), `--data-dir DIR` for the standard files in DIR.
+Each epoch saves model.npz (weights, buffers, the settings) in --out; `--load` tests one.
+
+Results and how long they take: docs/mnist.md ("A convolutional network").
+
+    python examples/mnist_cnn.py                          # shipped sample, 15 epochs
+    python examples/mnist_cnn.py --dataset fashion-mnist
+    python examples/mnist_cnn.py --load runs/cnn/model.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")   # small products: one BLAS thread is fastest on 2 cores
+
+import numpy as np  # noqa: E402
+
+import tinygrad_edu as tg  # noqa: E402
+from tinygrad_edu import Tensor, nn, no_grad, optim  # noqa: E402
+from tinygrad_edu import training as tr  # noqa: E402
+from tinygrad_edu.nn import functional as F  # noqa: E402
+
+
+def build_model(width: int = 32) -> nn.Module:
+    """(N, 1, 28, 28) -> (N, 10) class scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, width // 2, 5, padding=2), nn.BatchNorm2d(width // 2), nn.ReLU(),
+        nn.MaxPool2d(2),                                               # 16 x 14 x 14
+        nn.Conv2d(width // 2, width, 5), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.MaxPool2d(2),                                               # 32 x 5 x 5
+        nn.Flatten(), nn.Linear(width * 25, 128), nn.ReLU(), nn.Dropout(0.25),
+        nn.Linear(128, 10))
+
+
+def train_epoch(model, optimizer, schedule, data, args, rng, bar) -> dict:
+    """One pass over the training set in shuffled minibatches: forward, loss, backward, step."""
+    loss_sum = correct = 0
+    order = rng.permutation(len(data.x_train))
+    for start in range(0, len(order), args.batch_size):
+        idx = order[start:start + args.batch_size]
+        images = data.x_train[idx]
+        if args.shift:
+            images = tr.shift_images(images, args.shift, rng)
+        x = Tensor(images[:, None].astype(np.float32) / 255)          # (B, 1, 28, 28)
+        out = model(x)
+        loss = F.cross_entropy(out, data.y_train[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_sum += loss.item() * len(idx)
+        correct += int((out.data.argmax(1) == data.y_train[idx]).sum())
+        if bar is not None:
+            bar.update()
+    n = len(order)
+    return {"loss": loss_sum / n, "train_accuracy": correct / n}
+
+
+def predict(model: nn.Module, images: np.ndarray, chunk: int = 1000) -> np.ndarray:
+    """Predicted classes, in evaluation mode and without recording a graph."""
+    model.eval()
+    with no_grad():
+        preds = [model(Tensor(images[i:i + chunk, None].astype(np.float32) / 255)).data
+                 .argmax(1) for i in range(0, len(images), chunk)]
+    model.train()
+    return np.concatenate(preds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.load:
+        return evaluate_checkpoint(args)
+    data = tr.load_data(args.dataset, args.data_dir, args.download, args.limit)
+    print(data.description)
+    tg.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model = build_model(args.width)
+    steps = args.epochs * -(-len(data.x_train) // args.batch_size)
+    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    schedule = optim.CosineLR(optimizer, total_steps=steps)
+    print(f"model: LeNet-style CNN, {sum(p.size for p in model.parameters()):,} parameters, "
+          f"Adam lr {args.lr:g} (cosine), batch {args.batch_size}, shifts {args.shift}px")
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = {"config": vars(args), "data": data.source, "epochs": []}
+    started = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        bar = tr.progress_bar(args.progress, -(-len(data.x_train) // args.batch_size),
+                              f"epoch {epoch}/{args.epochs}")
+        record = {"epoch": epoch, **train_epoch(model, optimizer, schedule, data, args, rng, bar)}
+        if bar is not None:
+            bar.close()
+        record["test_accuracy"] = float((predict(model, data.x_test) == data.y_test).mean())
+        record["seconds"] = time.perf_counter() - started
+        metrics["epochs"].append(record)
+        tr.say(f"epoch {epoch:>2}/{args.epochs}  loss {record['loss']:.4f}  train acc "
+               f"{record['train_accuracy']:.4f}  test acc {record['test_accuracy']:.4f}  "
+               f"({record['seconds']:.1f}s)")
+        tg.save(model, out_dir / "model.npz", metadata={"config": vars(args), "epoch": epoch,
+                                                          "test_accuracy": record["test_accuracy"]})
+    preds = predict(model, data.x_test)
+    accuracy = float((preds == data.y_test).mean())
+    metrics.update(test_accuracy=accuracy, seconds=time.perf_counter() - started)
+    tr.write_json(out_dir / "metrics.json", metrics)
+    plots = [] if args.no_plots else tr.save_plots(
+        out_dir, metrics["epochs"], data, preds, tr.CLASS_NAMES[args.dataset], "CNN")
+    print(f"saved: {out_dir}/ metrics.json, model.npz" + "".join(f", {p}" for p in plots)
+          + f"  ({metrics['seconds']:.1f}s)")
+    print(f"test accuracy: {accuracy:.4f}")
+    return 0
+
+
+def evaluate_checkpoint(args) -> int:
+    """--load: the saved network (its width is in the checkpoint) on the data given, or on
+    the data it was trained on."""
+    try:
+        ckpt = tg.load(args.load)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    saved = ckpt.metadata.get("config", {})
+    dataset = args.dataset if args.dataset_given else saved.get("dataset", "sample")
+    print(f"loaded: {args.load}: epoch {ckpt.metadata.get('epoch', '?')}, width "
+          f"{saved.get('width', 32)}")
+    data = tr.load_data(dataset, args.data_dir, args.download)
+    print(data.description)
+    model = build_model(saved.get("width", 32))
+    try:
+        model.load_state_dict(ckpt)
+    except nn.StateDictError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"test accuracy: {float((predict(model, data.x_test) == data.y_test).mean()):.4f}")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Train a LeNet-style CNN on MNIST with "
+                                            "tinygrad_edu.", allow_abbrev=False)
+    a = p.add_argument
+    a("--dataset", choices=tr.DATASETS, help="sample (the default): the shipped 8,000 / "
+      "2,000 digits, offline; mnist or fashion-mnist: a full dataset")
+    a("--sample", action="store_true", help="the same as --dataset sample")
+    a("--data-dir", metavar="DIR", help="the standard IDX files in DIR (full MNIST, or "
+      "Fashion-MNIST with --dataset fashion-mnist)")
+    a("--download", action="store_true", help="fetch a full dataset if it is not here")
+    a("--epochs", type=int, default=15, help="passes over the training data (default 15)")
+    a("--batch-size", type=int, default=64, help="samples per step (default 64)")
+    a("--lr", type=float, default=2e-3, help="Adam's initial learning rate (default 0.002)")
+    a("--width", type=int, default=32, help="channels of the second convolution (default 32)")
+    a("--shift", type=int, help="random shifts of up to this many pixels while training "
+      "(default 2 for digits, 0 for Fashion-MNIST)")
+    a("--seed", type=int, default=0, help="seed of initialisation, shuffling, dropout")
+    a("--limit", type=int, default=0, metavar="N", help="train on the first N images only")
+    a("--out", default="runs/cnn", metavar="DIR", help="output folder (default runs/cnn)")
+    a("--no-progress", action="store_true", help="no progress bars")
+    a("--no-plots", action="store_true", help="no PNG plots")
+    a("--load", metavar="CHECKPOINT", help="test a saved model.npz instead of training")
+    args = p.parse_args(argv)
+    if args.sample and args.dataset not in (None, "sample") or args.sample and args.data_dir:
+        p.error("--sample is the shipped sample: it goes with neither --data-dir nor "
+                "--dataset mnist / fashion-mnist")
+    args.dataset_given = bool(args.dataset or args.sample or args.data_dir)
+    args.dataset = args.dataset or ("mnist" if args.data_dir else "sample")
+    if args.download and args.dataset == "sample":
+        p.error("--download fetches a full dataset: add --dataset mnist (or fashion-mnist)")
+    for name in ("epochs", "batch_size", "width"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.width % 2:
+        p.error("--width must be even (the first convolution has width / 2 channels)")
+    if not (args.lr > 0 and np.isfinite(args.lr)):
+        p.error("--lr must be a positive number")
+    if args.seed < 0 or args.limit < 0:
+        p.error("--seed and --limit must be >= 0")
+    if args.shift is None:
+        args.shift = 0 if args.dataset == "fashion-mnist" else 2
+    elif not 0 <= args.shift <= 4:
+        p.error("--shift must lie in 0..4 pixels")
+    args.progress = not args.no_progress
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(main())

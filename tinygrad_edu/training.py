@@ -1,0 +1,250 @@
+"""What the example scripts share: choosing the data, progress bars, JSON, plots.
+
+The examples (`examples/mnist_cnn.py`, ...) keep the network and the training step on one
+screen; the machinery around them lives here, documented once. Progress bars need the
+`progress` extra (tqdm) and plots the `plot` extra (matplotlib); without them the functions
+return None or [] and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import data as datasets
+
+DATASETS = ("sample", "mnist", "fashion-mnist")
+TITLES = {"sample": "MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+CLASS_NAMES = {
+    "sample": [str(d) for d in range(10)],
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Boot"],
+}
+DOWNLOAD_TIMEOUT = 10.0  # seconds a mirror may stay silent before the next one is tried
+
+
+@dataclass
+class Data:
+    """Images and labels of one run, and the line that says which data they are."""
+
+    x_train: np.ndarray                # (N, 28, 28) uint8
+    y_train: np.ndarray                # (N,) int64
+    x_test: np.ndarray
+    y_test: np.ndarray
+    description: str                   # "data: the shipped MNIST sample, ..."
+    source: dict = field(default_factory=dict)
+
+
+def load_data(dataset: str = "sample", data_dir: str | None = None, download: bool = False,
+              limit: int = 0) -> Data:
+    """The shipped MNIST sample (offline, the default), or a full dataset when asked.
+
+    Parameters
+    ----------
+    dataset : {'sample', 'mnist', 'fashion-mnist'}
+        'sample': the 10,000 digits shipped in the package (8,000 train, 2,000 test); no file
+        is looked for and no network touched. The full datasets are read from this machine
+        (docs/data.md says where they are looked for), or from `data_dir`, or fetched with
+        `download`.
+    limit : int
+        Train on the first `limit` training images only (0: all).
+
+    Raises
+    ------
+    SystemExit
+        With a message naming what is missing and the flags that fix it (for scripts).
+
+    Examples
+    --------
+    >>> data = load_data()
+    >>> data.description
+    'data: the shipped MNIST sample, 8,000 train / 2,000 test (offline)'
+    """
+    title = TITLES[dataset]
+    if dataset == "sample":
+        train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
+        where = "shipped sample"
+    else:
+        folder = _full_dataset_folder(dataset, title, data_dir, download)
+        loader = datasets.mnist if dataset == "mnist" else datasets.fashion_mnist
+        try:
+            train = loader("train", root=folder, download=False)
+            test = loader("test", root=folder, download=False)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: {title} in {folder}: {_first_line(exc)}") from None
+        where = str(folder)
+    (x_train, y_train), (x_test, y_test) = train, test
+    if limit:
+        x_train, y_train = x_train[:limit], y_train[:limit]
+    for split, images in (("training", x_train), ("test", x_test)):
+        if not len(images):
+            raise SystemExit(f"error: {where}: the {title} {split} files hold no images; "
+                             "put the full files there")
+    limited = f" (--limit {limit} of {len(train[0]):,})" if limit else ""
+    if dataset == "sample":
+        line = (f"data: the shipped MNIST sample, {len(x_train):,} train{limited} / "
+                f"{len(x_test):,} test (offline)")
+    else:
+        line = (f"data: {title} from {where}, {len(x_train):,} train{limited} / "
+                f"{len(x_test):,} test images")
+    source = {"dataset": dataset, "kind": "sample" if dataset == "sample" else "full",
+              "where": where, "train_size": len(x_train), "test_size": len(x_test)}
+    return Data(x_train, y_train, x_test, y_test, line, source)
+
+
+def _full_dataset_folder(dataset: str, title: str, data_dir, download: bool) -> Path:
+    if data_dir:
+        folder = Path(data_dir)
+        missing = [base for pair in datasets.locate.FILES.values() for base in pair
+                   if not datasets.locate.find_file(folder, base)]
+        if missing:
+            raise SystemExit(f"error: --data-dir {folder} lacks the {title} file(s) "
+                             f"{', '.join(missing)} (gzipped or not); put the four standard "
+                             "files there, or leave out --data-dir")
+        return folder
+    folder = datasets.find_dataset(dataset)
+    if folder is not None:
+        return folder
+    if not download:
+        searched = ", ".join(str(d) for d in datasets.search_dirs(dataset))
+        raise SystemExit(f"error: the full {title} files are not on this machine (looked in "
+                         f"{searched}); add --download to fetch them, pass --data-dir DIR, "
+                         "or leave out --dataset to train on the shipped sample")
+    try:
+        return datasets.download(dataset, timeout=DOWNLOAD_TIMEOUT)
+    except datasets.DownloadError as exc:
+        raise SystemExit(f"error: could not download {title}: every mirror failed (why is "
+                         f"above); put the files {', '.join(exc.files)} in {exc.folder} by "
+                         "hand, or pass --data-dir DIR") from None
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: could not download {title}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Move each image (N, H, W) by a random (dy, dx) in [-max_shift, max_shift], filling
+    with 0: the augmentation that helps handwritten digits.
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 3, 3), np.uint8); x[0, 1, 1] = 9
+    >>> int(shift_images(x, 1, np.random.default_rng(0)).sum())   # moved, not lost
+    9
+    """
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]
+    cols = dx[:, None] + np.arange(w)[None, :]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def progress_bar(enabled: bool, total: int, desc: str):
+    """A tqdm bar on a terminal (when enabled and tqdm is installed), else None."""
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, leave=False, unit="step", dynamic_ncols=True)
+
+
+def say(text: str, bar=None) -> None:
+    """Print a line without breaking a progress bar."""
+    if bar is not None:
+        bar.write(text)
+    else:
+        print(text, flush=True)
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (a temporary file renamed over the target), rw-r--r--."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:
+    """counts[i, j]: samples of class i predicted as j.
+
+    Examples
+    --------
+    >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]), classes=2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(
+        classes, classes)
+
+
+def save_plots(out_dir: Path, records: list[dict], data: Data, preds: np.ndarray,
+               class_names: list[str], title: str) -> list[str]:
+    """loss.png, accuracy.png, confusion_matrix.png and misclassified.png in `out_dir`, from
+    per-epoch records (`epoch`, `loss`, `train_accuracy`, `test_accuracy`); [] without
+    matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    out_dir = Path(out_dir)
+    epochs = [r["epoch"] for r in records]
+    for name, keys in (("loss", ("loss",)), ("accuracy", ("train_accuracy", "test_accuracy"))):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key in keys:
+            ax.plot(epochs, [r[key] for r in records], "o-", label=key.replace("_", " "))
+        ax.set(xlabel="epoch", ylabel=name, title=f"{title}: {name}")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"{name}.png", dpi=100)
+        plt.close(fig)
+    cm = confusion_matrix(data.y_test, preds)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(cm, cmap="Blues")
+    for i in range(10):
+        for j in range(10):
+            ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(10), class_names, rotation=45 if len(class_names[0]) > 1 else 0)
+    ax.set_yticks(range(10), class_names)
+    accuracy = float((preds == data.y_test).mean())
+    ax.set(xlabel="predicted", ylabel="true",
+           title=f"confusion matrix (test accuracy {accuracy:.4f})")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
+    plt.close(fig)
+    wrong = np.flatnonzero(preds != data.y_test)
+    fig, axes = plt.subplots(6, 6, figsize=(7, 8))
+    for ax, i in zip(axes.flat, list(wrong[:36]) + [None] * (36 - len(wrong[:36])),
+                     strict=True):
+        ax.axis("off")
+        if i is not None:
+            ax.imshow(data.x_test[i], cmap="gray_r")
+            ax.set_title(f"true {class_names[data.y_test[i]]}\npred {class_names[preds[i]]}",
+                         fontsize=7, color="crimson")
+    fig.suptitle(f"misclassified test images ({len(wrong)} of {len(preds)})")
+    fig.tight_layout()
+    fig.savefig(out_dir / "misclassified.png", dpi=100)
+    plt.close(fig)
+    return ["loss.png", "accuracy.png", "confusion_matrix.png", "misclassified.png"]
