@@ -44,8 +44,10 @@ def _check_scores(op: str, scores: Tensor, target, name: str) -> None:
                          "differentiate with respect to the target")
 
 
-def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
-    """Class indices: one label per sample, each in [0, C)."""
+def _check_class_target(op: str, scores: Tensor, target: np.ndarray,
+                        negatives_checked: bool = False) -> None:
+    """Class indices: one label per sample, each in [0, C) (`negatives_checked`: the caller
+    has already found no label below 0)."""
     class_dim = 1 if scores.ndim > 1 else 0
     expected = scores.shape[:class_dim] + scores.shape[class_dim + 1:]
     if target.shape != expected:
@@ -63,7 +65,7 @@ def _check_class_target(op: str, scores: Tensor, target: np.ndarray) -> None:
     # A negative label would silently pick a class from the end. A label of C or more fails
     # the op's indexing, and the op words that error the same way (ops._ClassIndexLoss), so
     # every step pays for one reduction here, not two.
-    if target.size and np.minimum.reduce(target, axis=None) < 0:
+    if not negatives_checked and target.size and np.minimum.reduce(target, axis=None) < 0:
         raise class_index_error(op, scores.shape, target)
 
 
@@ -125,13 +127,14 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
         dtype = logits.dtype if logits.dtype.kind == "f" else np.dtype(np.float64)
         weight = _class_weight("cross_entropy", weight, logits.shape[class_dim], dtype)
     if target.dtype.kind in "iu":
-        if weight is not None or label_smoothing or (
-                target.size and np.minimum.reduce(target, axis=None) < 0):
+        # one reduction, as before: a negative label is ignore_index's or an error
+        negative = target.size and np.minimum.reduce(target, axis=None) < 0
+        if weight is not None or label_smoothing or negative:
             _check_class_target("cross_entropy", logits, np.where(target == ignore_index, 0,
                                                                   target))
             return _cross_entropy_general(logits, target, weight, ignore_index, reduction,
                                           label_smoothing)
-        _check_class_target("cross_entropy", logits, target)
+        _check_class_target("cross_entropy", logits, target, negatives_checked=True)
     elif target.dtype.kind == "f":
         if target.shape != logits.shape:
             raise ShapeError(f"cross_entropy: probability targets must have the logits' shape "
@@ -196,13 +199,14 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100,
     if target.dtype.kind not in "iu":
         raise DtypeError(f"nll_loss: target must hold integer class indices, got dtype "
                          f"{target.dtype}")
-    if weight is not None or (target.size and np.minimum.reduce(target, axis=None) < 0):
+    negative = target.size and np.minimum.reduce(target, axis=None) < 0
+    if weight is not None or negative:
         _check_class_target("nll_loss", log_probs, np.where(target == ignore_index, 0, target))
         dtype = log_probs.dtype if log_probs.dtype.kind == "f" else np.dtype(np.float64)
         weight = _class_weight("nll_loss", weight, log_probs.shape[1 if log_probs.ndim > 1
                                                                    else 0], dtype)
         return _weighted_nll("nll_loss", log_probs, target, weight, ignore_index, reduction)
-    _check_class_target("nll_loss", log_probs, target)
+    _check_class_target("nll_loss", log_probs, target, negatives_checked=True)
     return ops.NLLLoss.apply(log_probs, target=target, reduction=reduction)
 
 
