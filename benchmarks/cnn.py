@@ -1,8 +1,8 @@
 """The CNN workload: one training step of examples/mnist_cnn.py's default network at batch 64.
 
-    conv 1->16 5x5 pad 2, batch norm, ReLU, max pool 2 -> conv 16->32 5x5, batch norm, ReLU,
-    max pool 2 -> linear 800->128, ReLU, dropout 0.25 -> linear 128->10; mean cross-entropy;
-    Adam (lr 1e-3)
+    conv 1->16 5x5 pad 2 (no bias), batch norm, ReLU, max pool 2 -> conv 16->32 5x5 (no
+    bias), batch norm, ReLU, max pool 2 -> linear 800->128, ReLU, dropout 0.25 -> linear
+    128->10; mean cross-entropy; Adam (lr 1e-3)
 
 Frameworks: "numpy", the same network written by hand (im2col forward, its backward by hand,
 in place where numpy allows: the floor every ratio is measured against), "tinygrad_edu" (the
@@ -37,9 +37,9 @@ def init_params(rng: np.random.Generator) -> dict:
         bound = 1 / np.sqrt(fan_in)
         return rng.uniform(-bound, bound, shape).astype(np.float32)
     return {
-        "c1.w": uniform((16, 1, 5, 5), 25), "c1.b": uniform(16, 25),
+        "c1.w": uniform((16, 1, 5, 5), 25),
         "bn1.w": np.ones(16, np.float32), "bn1.b": np.zeros(16, np.float32),
-        "c2.w": uniform((32, 16, 5, 5), 400), "c2.b": uniform(32, 400),
+        "c2.w": uniform((32, 16, 5, 5), 400),
         "bn2.w": np.ones(32, np.float32), "bn2.b": np.zeros(32, np.float32),
         "l1.w": uniform((128, 800), 800), "l1.b": uniform(128, 800),
         "l2.w": uniform((10, 128), 128), "l2.b": uniform(10, 128),
@@ -52,7 +52,7 @@ def data(rng: np.random.Generator, n: int = BATCH) -> tuple[np.ndarray, np.ndarr
 
 # ---- the numpy floor --------------------------------------------------------------------
 
-def _conv(x, w, b, pad):
+def _conv(x, w, pad):
     """im2col and one product; returns the output (N, O, OH, OW) and cols for backward."""
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
@@ -62,7 +62,6 @@ def _conv(x, w, b, pad):
     oh, ow = win.shape[2:4]
     cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
     out = cols @ w.reshape(o, -1).T
-    out += b
     return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2), cols
 
 
@@ -70,16 +69,15 @@ def _conv_backward(dy, cols, w, x_shape, pad, need_dx):
     n, o, oh, ow = dy.shape
     rows = dy.transpose(0, 2, 3, 1).reshape(-1, o)
     dw = (rows.T @ cols).reshape(w.shape)
-    db = rows.sum(0)
     if not need_dx:
-        return None, dw, db
+        return None, dw
     kh, kw = w.shape[2:]
     dcols = (rows @ w.reshape(o, -1)).reshape(n, oh, ow, x_shape[1], kh, kw)
     dxp = np.zeros((n, x_shape[1], x_shape[2] + 2 * pad, x_shape[3] + 2 * pad), np.float32)
     for i in range(kh):
         for j in range(kw):
             dxp[:, :, i:i + oh, j:j + ow] += dcols[..., i, j].transpose(0, 3, 1, 2)
-    return dxp[:, :, pad:pad + x_shape[2], pad:pad + x_shape[3]], dw, db
+    return dxp[:, :, pad:pad + x_shape[2], pad:pad + x_shape[3]], dw
 
 
 def _bn(x, w, b):
@@ -127,11 +125,11 @@ class NumpyCNN:
 
     def step(self, x, labels):
         p = self.p
-        z1, cols1 = _conv(x, p["c1.w"], p["c1.b"], 2)
+        z1, cols1 = _conv(x, p["c1.w"], 2)
         b1, bn1 = _bn(z1, p["bn1.w"], p["bn1.b"])
         r1 = np.maximum(b1, 0)
         a1, best1 = _pool(r1)
-        z2, cols2 = _conv(a1, p["c2.w"], p["c2.b"], 0)
+        z2, cols2 = _conv(a1, p["c2.w"], 0)
         b2, bn2 = _bn(z2, p["bn2.w"], p["bn2.b"])
         r2 = np.maximum(b2, 0)
         a2, best2 = _pool(r2)
@@ -155,12 +153,10 @@ class NumpyCNN:
         da2 = (dh @ p["l1.w"]).reshape(a2.shape)
         dr2 = _pool_backward(da2, best2, r2.shape) * (b2 > 0)
         dz2, grads["bn2.w"], grads["bn2.b"] = _bn_backward(dr2, bn2, p["bn2.w"])
-        da1, grads["c2.w"], grads["c2.b"] = _conv_backward(dz2, cols2, p["c2.w"], a1.shape, 0,
-                                                           True)
+        da1, grads["c2.w"] = _conv_backward(dz2, cols2, p["c2.w"], a1.shape, 0, True)
         dr1 = _pool_backward(da1, best1, r1.shape) * (b1 > 0)
         dz1, grads["bn1.w"], grads["bn1.b"] = _bn_backward(dr1, bn1, p["bn1.w"])
-        _, grads["c1.w"], grads["c1.b"] = _conv_backward(dz1, cols1, p["c1.w"], x.shape, 2,
-                                                         False)
+        _, grads["c1.w"] = _conv_backward(dz1, cols1, p["c1.w"], x.shape, 2, False)
         self._adam(grads)
         return loss
 
@@ -182,18 +178,21 @@ def numpy_trainer(params):
     return NumpyCNN(params).step
 
 
+TINYGRAD_NAMES = {"0.weight": "c1.w", "1.weight": "bn1.w", "1.bias": "bn1.b",
+                  "4.weight": "c2.w", "5.weight": "bn2.w", "5.bias": "bn2.b",
+                  "9.weight": "l1.w", "9.bias": "l1.b", "12.weight": "l2.w", "12.bias": "l2.b"}
+
+
 def tinygrad_trainer(params):
     from tinygrad_edu import Tensor, nn, optim
     from tinygrad_edu.nn import functional as F
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 16, 5, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(16, 32, 5, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(800, 128), nn.ReLU(), nn.Dropout(P_DROP), nn.Linear(128, 10))
-    names = {"0.weight": "c1.w", "0.bias": "c1.b", "1.weight": "bn1.w", "1.bias": "bn1.b",
-             "4.weight": "c2.w", "4.bias": "c2.b", "5.weight": "bn2.w", "5.bias": "bn2.b",
-             "9.weight": "l1.w", "9.bias": "l1.b", "12.weight": "l2.w", "12.bias": "l2.b"}
     state = model.state_dict()
-    state.update({k: params[v] for k, v in names.items()})
+    state.update({k: params[v] for k, v in TINYGRAD_NAMES.items()})
     model.load_state_dict(state)
     opt = optim.Adam(model.parameters(), lr=LR)
 
@@ -203,6 +202,7 @@ def tinygrad_trainer(params):
         loss.backward()
         opt.step()
         return loss
+    train.model = model
     return train
 
 
@@ -211,11 +211,12 @@ def torch_trainer(params):
     from torch import nn
     torch.set_num_threads(1)
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 16, 5, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(16, 32, 5, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(800, 128), nn.ReLU(), nn.Dropout(P_DROP), nn.Linear(128, 10))
-    names = ["c1.w", "c1.b", "bn1.w", "bn1.b", "c2.w", "c2.b", "bn2.w", "bn2.b", "l1.w", "l1.b",
-             "l2.w", "l2.b"]
+    names = ["c1.w", "bn1.w", "bn1.b", "c2.w", "bn2.w", "bn2.b", "l1.w", "l1.b", "l2.w",
+             "l2.b"]
     with torch.no_grad():
         for p, name in zip(model.parameters(), names, strict=True):
             p.copy_(torch.from_numpy(params[name]))

@@ -40,10 +40,10 @@ from tinygrad_edu.nn import functional as F  # noqa: E402
 
 def build_model(width: int = 32) -> nn.Module:
     """(N, 1, 28, 28) -> (N, 10) class scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, width // 2, 5, padding=2), nn.BatchNorm2d(width // 2), nn.ReLU(),
-        nn.MaxPool2d(2),                                               # 16 x 14 x 14
-        nn.Conv2d(width // 2, width, 5), nn.BatchNorm2d(width), nn.ReLU(),
+    return nn.Sequential(      # no conv bias: the batch norm after it subtracts the mean
+        nn.Conv2d(1, width // 2, 5, padding=2, bias=False), nn.BatchNorm2d(width // 2),
+        nn.ReLU(), nn.MaxPool2d(2),                                    # 16 x 14 x 14
+        nn.Conv2d(width // 2, width, 5, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
         nn.MaxPool2d(2),                                               # 32 x 5 x 5
         nn.Flatten(), nn.Linear(width * 25, 128), nn.ReLU(), nn.Dropout(0.25),
         nn.Linear(128, 10))
