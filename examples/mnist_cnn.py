@@ -17,6 +17,7 @@ Results and how long they take: docs/mnist.md ("A convolutional network").
     python examples/mnist_cnn.py                          # shipped sample, 15 epochs
     python examples/mnist_cnn.py --dataset fashion-mnist
     python examples/mnist_cnn.py --load runs/cnn/model.npz
+    python examples/mnist_cnn.py --draw docs/images/cnn_training_graph.svg
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import tinygrad_edu as tg  # noqa: E402
-from tinygrad_edu import Tensor, nn, no_grad, optim  # noqa: E402
+from tinygrad_edu import Tensor, nn, no_grad, optim, viz  # noqa: E402
 from tinygrad_edu import training as tr  # noqa: E402
 from tinygrad_edu.nn import functional as F  # noqa: E402
 
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.load:
         return evaluate_checkpoint(args)
+    if args.draw:
+        return draw(args)
     data = tr.load_data(args.dataset, args.data_dir, args.download, args.limit)
     print(data.description)
     tg.manual_seed(args.seed)
@@ -150,6 +153,21 @@ def evaluate_checkpoint(args) -> int:
     return 0
 
 
+def draw(args) -> int:
+    """--draw PATH: the graph of one training step on 8 digits, after backward, with each
+    layer a cluster and every tensor's NCHW shape (needs Graphviz's `dot`)."""
+    tg.manual_seed(args.seed)
+    model = build_model(args.width)
+    data = tr.load_data(args.dataset, args.data_dir, args.download)
+    images, labels = data.x_train[:8], data.y_train[:8]
+    loss = F.cross_entropy(model(Tensor(images[:, None].astype(np.float32) / 255)), labels)
+    loss.backward(retain_graph=True)
+    graph = viz.draw_graph(loss, model=model, collapse_modules=True, direction="TB",
+                              title="the default CNN, one training step on 8 digits")
+    print("wrote", viz.render(graph, args.draw))
+    return 0
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Train a LeNet-style CNN on MNIST with "
                                             "tinygrad_edu.", allow_abbrev=False)
@@ -172,6 +190,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a("--no-progress", action="store_true", help="no progress bars")
     a("--no-plots", action="store_true", help="no PNG plots")
     a("--load", metavar="CHECKPOINT", help="test a saved model.npz instead of training")
+    a("--draw", metavar="PATH", help="draw the graph of one training step to PATH (.svg, "
+      ".png) instead of training")
     args = p.parse_args(argv)
     if args.sample and args.dataset not in (None, "sample") or args.sample and args.data_dir:
         p.error("--sample is the shipped sample: it goes with neither --data-dir nor "

@@ -4,6 +4,7 @@ subprocess as a user runs it; and tinygrad_edu.training, the helpers it shares."
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,13 @@ def test_cnn_training_helpers_load_the_sample_and_shift_without_losing_ink():
                                   data.x_train[:5].reshape(5, -1).sum(1))
     with pytest.raises(SystemExit, match=r"lacks the MNIST file"):
         training.load_data("mnist", data_dir=str(ROOT / "docs"))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_cnn_example_draws_its_graph_with_layer_clusters_and_nchw_shapes(tmp_path):
+    proc = run("--draw", str(tmp_path / "cnn.svg"), "--width", "8", cwd=tmp_path)
+    assert proc.stdout.strip() == f"wrote {tmp_path / 'cnn.svg'}"
+    dot = (tmp_path / "cnn.dot").read_text()
+    for text in ("0 (Conv2d)", "1 (BatchNorm2d)", "3 (MaxPool2d)", "11 (Dropout)",
+                 "(8, 4, 28, 28) float32", "(8, 8, 5, 5) float32", "dropout mask / 0.75"):
+        assert text in dot

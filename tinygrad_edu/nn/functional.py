@@ -829,7 +829,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1:
         return input * Tensor(np.zeros((), dtype))
     keep = _random.make_rng(None).random(input.shape, dtype=np.float32) >= p
-    return input * Tensor(keep.astype(dtype) * dtype.type(1 / (1 - p)))
+    mask = Tensor(keep.astype(dtype) * dtype.type(1 / (1 - p)))
+    mask.name = f"dropout mask / {1 - p:g}"                # as drawings label it
+    return input * mask
 
 
 def batch_norm(input: Tensor, running_mean, running_var, weight: Tensor | None = None,
