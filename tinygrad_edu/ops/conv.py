@@ -199,28 +199,38 @@ class MaxPool2d(Function):
         flat = win.reshape(win.shape[:4] + (-1,))                     # one copy
         best = np.argmax(flat, axis=-1)                               # first maximum
         out = np.take_along_axis(flat, best[..., None], -1)[..., 0]
-        # the winner's position in x, as one flat index per output element
-        i, j = np.divmod(best, kernel[1])
-        oh, ow = out.shape[2:]
-        rows = np.arange(oh)[:, None] * stride[0] + i * dilation[0] - padding[0]
-        cols = np.arange(ow)[None, :] * stride[1] + j * dilation[1] - padding[2]
-        h, w = x.shape[2:]
-        plane = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[:2] + (1, 1)) * (h * w)
-        index = plane + rows * w + cols
-        # a window whose real elements are all -inf "wins" on padding: no gradient from it
-        padded = (rows < 0) | (rows >= h) | (cols < 0) | (cols >= w)
-        self.keep = None
-        if padded.any():
-            self.keep, index = ~padded, np.where(padded, 0, index)
-        self.index, self.x_shape = index.reshape(-1), x.shape
+        self.best, self.geometry, self.x_shape = best, (kernel, stride, padding, dilation), \
+            x.shape
         return out
+
+    def _winners(self):
+        """The winner of each window as a flat index into x, and the mask of windows whose
+        winner is padding (all their real elements are -inf: no gradient), or None."""
+        (kh, kw), (sh, sw), (top, _, left, _), (dh, dw) = self.geometry
+        n, c, h, w = self.x_shape
+        oh, ow = self.best.shape[2:]
+        # window start (row-major flat index in x) plus the tap's offset within the window
+        start = (np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
+                 + (np.arange(oh) * sh - top)[:, None] * w + (np.arange(ow) * sw - left))
+        taps = (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)
+        index = start + taps[self.best]
+        if not any(self.geometry[2]):
+            return index.reshape(-1), None
+        i, j = np.divmod(self.best, kw)
+        rows = (np.arange(oh) * sh - top)[:, None] + i * dh
+        cols = np.arange(ow) * sw - left + j * dw
+        padded = (rows < 0) | (rows >= h) | (cols < 0) | (cols >= w)
+        if not padded.any():
+            return index.reshape(-1), None
+        return np.where(padded, 0, index).reshape(-1), ~padded
 
     def backward(self, grad):
         # dout/dx = 1 at each window's winner, 0 elsewhere: grad added at the winners
-        if self.keep is not None:
-            grad = grad * _const(self.keep)
+        index, keep = self._winners()
+        if keep is not None:
+            grad = grad * _const(keep)
         size = int(np.prod(self.x_shape))
-        flat = ScatterAdd.apply(grad.reshape(-1), index=self.index, shape=(size,))
+        flat = ScatterAdd.apply(grad.reshape(-1), index=index, shape=(size,))
         return flat.reshape(self.x_shape)
 
 
