@@ -303,3 +303,13 @@ def test_cnn_softplus_does_not_overflow_and_is_linear_past_the_threshold():
     np.testing.assert_allclose(out.data, [0.0, np.log(2), np.log1p(np.exp(19.0)), 21, 1000])
     out.sum().backward()
     np.testing.assert_allclose(x.grad.data, [0.0, 0.5, 1 / (1 + np.exp(-19.0)), 1, 1])
+
+
+def test_cnn_conv_and_pools_take_an_empty_batch():
+    x = Tensor(np.zeros((0, 2, 5, 5)), requires_grad=True)
+    w = Tensor(np.ones((4, 1, 3, 3)), requires_grad=True)
+    out = F.conv2d(x, w, groups=2)
+    assert out.shape == (0, 4, 3, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 2, 5, 5) and np.all(w.grad.data == 0)
+    assert F.max_pool2d(x, 2).shape == F.avg_pool2d(x, 2).shape == (0, 2, 2, 2)

@@ -52,7 +52,8 @@ def _im2col(x, k, s, p, d, groups) -> tuple[np.ndarray, tuple]:
     w = _windows(_pad(x, (p[0], p[0], p[1], p[1])), k, s, d)   # (N, C, OH, OW, kh, kw)
     n, c, oh, ow = w.shape[:4]
     w = w.reshape(n, groups, c // groups, oh, ow, k[0], k[1])
-    cols = w.transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * oh * ow, -1)   # the one copy
+    taps = c // groups * k[0] * k[1]
+    cols = w.transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * oh * ow, taps)  # the one copy
     return cols, (oh, ow)
 
 
@@ -109,10 +110,11 @@ class Conv2d(_Conv):
         k = w.shape[2:]
         self._geometry(stride, padding, dilation, groups, k)
         cols, (oh, ow) = _im2col(x, k, stride, padding, dilation, groups)
-        kernel = w.reshape(groups, w.shape[0] // groups, -1).transpose(0, 2, 1)  # (G, K, O/G)
+        og = w.shape[0] // groups
+        kernel = w.reshape(groups, og, int(np.prod(w.shape[1:]))).transpose(0, 2, 1)        # (G, K, O/G)
         out = _product(cols, kernel)                                # (G, N OH OW, O/G)
         n = x.shape[0]
-        out = out.reshape(groups, n, oh, ow, -1).transpose(1, 0, 4, 2, 3)
+        out = out.reshape(groups, n, oh, ow, og).transpose(1, 0, 4, 2, 3)
         return out.reshape(n, w.shape[0], oh, ow)
 
     def backward(self, grad):
@@ -139,7 +141,7 @@ class ConvTranspose2d(_Conv):
     def forward(self, g, w, stride, padding, dilation, groups, size):
         k = w.shape[2:]
         self._geometry(stride, padding, dilation, groups, k)
-        kernel = w.reshape(groups, w.shape[0] // groups, -1)          # (G, O/G, C/G kh kw)
+        kernel = w.reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))   # (G, O/G, C/G kh kw)
         cols = _product(_grad_rows(g, groups), kernel)
         shape = (g.shape[0], w.shape[1] * groups) + tuple(size)
         return _col2im(cols, shape, k, stride, padding, dilation, *g.shape[2:])
@@ -196,7 +198,7 @@ class MaxPool2d(Function):
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = _pad(x, padding, low)
         win = _windows(xp, kernel, stride, dilation)                  # (N, C, OH, OW, kh, kw)
-        flat = win.reshape(win.shape[:4] + (-1,))                     # one copy
+        flat = win.reshape(win.shape[:4] + (kernel[0] * kernel[1],))  # one copy
         best = np.argmax(flat, axis=-1)                               # first maximum
         out = np.take_along_axis(flat, best[..., None], -1)[..., 0]
         self.best, self.geometry, self.x_shape = best, (kernel, stride, padding, dilation), \
