@@ -111,7 +111,8 @@ class Conv2d(_Conv):
         self._geometry(stride, padding, dilation, groups, k)
         cols, (oh, ow) = _im2col(x, k, stride, padding, dilation, groups)
         og = w.shape[0] // groups
-        kernel = w.reshape(groups, og, int(np.prod(w.shape[1:]))).transpose(0, 2, 1)        # (G, K, O/G)
+        taps = int(np.prod(w.shape[1:]))                              # C/G kh kw
+        kernel = w.reshape(groups, og, taps).transpose(0, 2, 1)       # (G, K, O/G)
         out = _product(cols, kernel)                                # (G, N OH OW, O/G)
         n = x.shape[0]
         out = out.reshape(groups, n, oh, ow, og).transpose(1, 0, 4, 2, 3)
@@ -141,7 +142,8 @@ class ConvTranspose2d(_Conv):
     def forward(self, g, w, stride, padding, dilation, groups, size):
         k = w.shape[2:]
         self._geometry(stride, padding, dilation, groups, k)
-        kernel = w.reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))   # (G, O/G, C/G kh kw)
+        taps = int(np.prod(w.shape[1:]))                              # C/G kh kw
+        kernel = w.reshape(groups, w.shape[0] // groups, taps)        # (G, O/G, K)
         cols = _product(_grad_rows(g, groups), kernel)
         shape = (g.shape[0], w.shape[1] * groups) + tuple(size)
         return _col2im(cols, shape, k, stride, padding, dilation, *g.shape[2:])
