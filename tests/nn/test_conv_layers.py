@@ -210,3 +210,12 @@ def test_cnn_lenet_trains_one_step_and_checkpoints_its_buffers(tmp_path):
     assert int(loaded["1.num_batches_tracked"]) == 1
     np.testing.assert_array_equal(loaded["1.running_mean"], model[1].running_mean.data)
     model.load_state_dict(loaded)
+
+
+def test_cnn_batchnorm_error_changes_no_buffer():
+    bn = nn.BatchNorm1d(3)
+    before = bn.state_dict()
+    with pytest.raises(ValueError, match=r"batch_norm: training needs more than one value"):
+        bn(Tensor(np.ones((1, 3), np.float32)))
+    after = bn.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)

@@ -259,16 +259,18 @@ class _BatchNorm(Module):
                              + ("; use BatchNorm2d for images (N, C, H, W)"
                                 if name == "BatchNorm1d" and getattr(x, "ndim", 0) == 4
                                 else ""))
+        counting = self.training and self.track_running_stats
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        if counting and self.momentum is None:     # a cumulative moving average
+            factor = 1.0 / (int(self.num_batches_tracked.data) + 1)
+        use_batch = self.training or self.running_mean is None
+        out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                           use_batch, factor, self.eps)
+        if counting:                               # after batch_norm: an error counts nothing
             tracked = self.num_batches_tracked.data
             np.add(tracked, 1, out=tracked)
             _function.mark_written(tracked)
-            if self.momentum is None:              # a cumulative moving average
-                factor = 1.0 / float(tracked)
-        use_batch = self.training or self.running_mean is None
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            use_batch, factor, self.eps)
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
