@@ -615,3 +615,11 @@ def test_cnn_batch_norm_errors():
         F.batch_norm(Tensor(np.ones((2, 3))), Tensor(np.zeros(2)), Tensor(np.ones(3)))
     with pytest.raises(ValueError, match=r"batch_norm: evaluation \(training=False\) needs "):
         F.batch_norm(Tensor(np.ones((2, 3))), None, None)
+
+
+def test_cnn_binary_losses_refuse_a_weight_that_requires_grad():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight requires grad"):
+        F.binary_cross_entropy(Tensor([0.5, 0.5]), [1.0, 0.0], weight=w)
+    with pytest.raises(ValueError, match=r"with_logits: pos_weight requires grad"):
+        F.binary_cross_entropy_with_logits(Tensor([0.5, 0.5]), [1.0, 0.0], pos_weight=w)

@@ -478,7 +478,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     if pos_weight is None:
         losses = (1 - target) * input + softplus_neg
     else:
-        pw = Tensor(_as_array(pos_weight).astype(input.dtype))
+        pw = Tensor(_constant_weight(op, "pos_weight", pos_weight).astype(input.dtype))
         losses = (1 - target) * input + ((pw - 1) * target + 1) * softplus_neg
     return _reduce_weighted(losses, weight, reduction, op)
 
@@ -497,9 +497,16 @@ def _binary_shape_error(op: str, input, target):
                      f"{input.shape} (no silent broadcasting in a loss); reshape one of them")
 
 
+def _constant_weight(op: str, name: str, weight) -> np.ndarray:
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise ValueError(f"{op}: {name} requires grad, but the loss treats it as a constant "
+                         f"(as PyTorch, which has no gradient for it); pass {name}.detach()")
+    return _as_array(weight)
+
+
 def _reduce_weighted(losses: Tensor, weight, reduction: str, op: str) -> Tensor:
     if weight is not None:
-        w = _as_array(weight).astype(losses.dtype)
+        w = _constant_weight(op, "weight", weight).astype(losses.dtype)
         try:
             np.broadcast_shapes(w.shape, losses.shape)
         except ValueError:
