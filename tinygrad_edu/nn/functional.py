@@ -1,4 +1,7 @@
-"""Losses and activations as functions of Tensors, with PyTorch's names and reductions."""
+"""Functions of Tensors with PyTorch's names, signatures and reductions: losses (cross-entropy
+with class weights, ignore_index and label smoothing, NLL, MSE, the binary cross-entropies),
+activations, and the pieces of a convolutional network (conv1d/conv2d, max and average
+pooling, pad, dropout, batch_norm)."""
 
 from __future__ import annotations
 
