@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import heapq
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -359,9 +360,13 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> N
 
 
 def _shared(data: np.ndarray, stored: set[int]) -> bool:
-    """Whether a gradient array must be copied before a tensor keeps it as `.grad`: it is a
-    view or read-only (a broadcast), or it is already stored (on another leaf, or a seed)."""
-    return not data.flags.writeable or data.base is not None or id(data) in stored
+    """Whether a gradient array must be copied before a tensor keeps it as `.grad`: it is
+    read-only (a broadcast), already stored (on another leaf, or a seed), or a view of an
+    array that something else still holds (the view itself and getrefcount's argument are the
+    two references of one nobody else holds: Linear's dW, a transpose of a fresh product,
+    is kept in the weight's own layout without a copy)."""
+    return (not data.flags.writeable or id(data) in stored
+            or (data.base is not None and sys.getrefcount(data.base) > 2))
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,

@@ -96,8 +96,22 @@ def test_linear_op_equals_matmul_with_the_transpose_plus_bias():
     np.testing.assert_allclose(ops.Linear.apply(x, w, b).data, (x @ w.T + b).data, rtol=1e-12)
 
 
-def test_linear_layer_stores_its_weight_gradient_without_a_view():
+def test_linear_layer_keeps_its_weight_and_gradient_in_one_layout():
     layer = nn.Linear(3, 2, rng=0)
+    assert layer.weight.data.flags.f_contiguous          # so W.T is a C-contiguous operand
     layer(Tensor(np.ones((4, 3), np.float32))).sum().backward()
-    assert layer.weight.grad.data.flags.c_contiguous and layer.weight.grad.data.base is None
-    np.testing.assert_allclose(layer.weight.grad.data, np.full((2, 3), 4.0))
+    grad = layer.weight.grad.data
+    assert grad.flags.f_contiguous and grad.flags.writeable   # the update reads both in order
+    np.testing.assert_allclose(grad, np.full((2, 3), 4.0))
+    assert layer.state_dict()["weight"].flags.c_contiguous   # copies are ordinary arrays
+
+
+def test_a_gradient_view_that_nothing_else_holds_is_kept_and_a_shared_one_copied():
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    h = w.reshape(6)                                      # Reshape's rule returns a view
+    (h * Tensor(np.arange(6.0))).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, np.arange(6.0).reshape(2, 3))
+    a, b = Tensor(np.ones(6), requires_grad=True), Tensor(np.ones((2, 3)), requires_grad=True)
+    (a + b.reshape(6)).sum().backward()                   # one array reaches both, a view of it b
+    a.grad.data[0] = 99.0
+    assert b.grad.data[0, 0] == 1.0

@@ -79,8 +79,9 @@ class Linear(Function):
         gx = grad @ w if need[0] else None           # dout/dx = w
         gw = None
         if need[1]:                                  # dout/dw = grad^T x, summed over the batch
-            gw = (grad.T @ x if x.ndim == 2 and grad.ndim == 2 else
-                  grad.reshape(-1, w.shape[0]).T @ x.reshape(-1, w.shape[1]))
+            x2, g2 = ((x, grad) if x.ndim == 2 and grad.ndim == 2 else
+                      (x.reshape(-1, w.shape[1]), grad.reshape(-1, w.shape[0])))
+            gw = (x2.T @ g2).T if w.data.flags.f_contiguous else g2.T @ x2
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, grad if need[2] else None     # dout/db = 1 (the engine sums the batch)
