@@ -56,8 +56,9 @@ def ref_pool(x, kernel, stride, padding, dilation, ceil_mode, kind, count_includ
             rows = [r0 + i * dilation[0] for i in range(kernel[0])]
             cols = [c0 + j * dilation[1] for j in range(kernel[1])]
             inside = [(r, q) for r in rows for q in cols if 0 <= r < h and 0 <= q < w]
-            values = np.stack([x[:, :, r, q] for r, q in inside], -1)
-            if kind == "max":
+            values = np.stack([x[:, :, r, q] for r, q in inside] or [np.full(x.shape[:2],
+                                                                             -np.inf)], -1)
+            if kind == "max":                      # a window of padding alone: -inf
                 out[:, :, a, b] = values.max(-1)
             else:
                 r_end = min(r0 + kernel[0], h + padding[0])
@@ -208,6 +209,14 @@ def test_cnn_max_pool2d_overlapping_windows_add_their_gradients():
                requires_grad=True)
     F.max_pool2d(x, 2, stride=1).sum().backward()
     assert x.grad.data[0, 0, 1, 1] == 4 and x.grad.data.sum() == 4
+
+
+def test_cnn_max_pool2d_window_of_padding_alone_is_minus_inf_with_no_gradient():
+    x = Tensor(np.array([[[[5.0]]]]), requires_grad=True)
+    out = F.max_pool2d(x, (2, 1), stride=1, padding=(1, 0), dilation=(2, 1))
+    np.testing.assert_array_equal(out.data, [[[[-np.inf]]]])     # taps at rows -1 and 1
+    out.backward(Tensor(np.ones((1, 1, 1, 1))))
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0]]]])
 
 
 def test_cnn_max_pool2d_window_of_minus_inf_beside_padding_gets_no_gradient_in_padding():

@@ -239,9 +239,11 @@ def test_cnn_conv_cases_fit_together(case):
 @given(data=st.data())
 def test_cnn_pool_cases_fit_together(kind, data):
     case = data.draw(tst.pool_cases(kind))
-    for side, k, p, d in zip(case["x"].shape[2:], case["kernel_size"], case["padding"],
-                             case.get("dilation", (1, 1)), strict=True):
+    for side, k, s, p, d in zip(case["x"].shape[2:], case["kernel_size"], case["stride"],
+                                case["padding"], case.get("dilation", (1, 1)), strict=True):
         assert 2 * p <= k and side + 2 * p >= d * (k - 1) + 1
+        if kind == "max":          # no window of padding alone (its maximum would be -inf)
+            assert tst._windows_see_input(side, k, s, p, d, case["ceil_mode"])
 
 
 def test_cnn_pool_cases_refuse_an_unknown_kind():

@@ -432,12 +432,31 @@ def pool_cases(draw, kind: str = "max", max_batch: int = 2, max_channels: int = 
     sides = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), max(max_side, d * (k - 1)
                                                                           + 1)))
                   for k, d, p in zip(kernel, dilation, padding, strict=True))
+    ceil_mode = draw(st.booleans())
+    if kind == "max":   # a window of padding alone has no value: no padding along that axis
+        fixed = [(size, p) if _windows_see_input(size, k, s, p, d, ceil_mode)
+                 else (max(size, d * (k - 1) + 1), 0)
+                 for size, k, s, p, d in zip(sides, kernel, stride, padding, dilation,
+                                             strict=True)]
+        sides, padding = tuple(f[0] for f in fixed), tuple(f[1] for f in fixed)
     n, c = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
     shape = (n, c) + sides
     x = draw(distinct_arrays(shape, dtype, -20.0, 20.0) if kind == "max" else arrays(shape,
                                                                                        dtype))
     case = {"x": x, "kernel_size": kernel, "stride": stride, "padding": padding,
-            "ceil_mode": draw(st.booleans())}
+            "ceil_mode": ceil_mode}
     if kind == "max":
         case["dilation"] = dilation
     return case
+
+
+def _windows_see_input(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> bool:
+    """Whether every pooling window along one axis has a tap inside the input (PyTorch's
+    output size, ceil_mode's rule that the last window starts inside input or left padding)."""
+    span = d * (k - 1) + 1
+    count = (size + 2 * p - span) // s + 1
+    if ceil_mode:
+        count = -(-(size + 2 * p - span) // s) + 1
+        if (count - 1) * s >= size + p:
+            count -= 1
+    return all(any(0 <= a * s - p + i * d < size for i in range(k)) for a in range(count))
