@@ -115,3 +115,13 @@ def test_a_gradient_view_that_nothing_else_holds_is_kept_and_a_shared_one_copied
     (a + b.reshape(6)).sum().backward()                   # one array reaches both, a view of it b
     a.grad.data[0] = 99.0
     assert b.grad.data[0, 0] == 1.0
+
+
+def test_functional_linear_is_the_linear_op():
+    from tinygrad_edu.nn import functional as F
+    rng = np.random.default_rng(2)
+    x, w, b = (Tensor(rng.standard_normal(s)) for s in [(4, 3), (2, 3), (2,)])
+    np.testing.assert_allclose(F.linear(x, w, b).data, (x @ w.T + b).data, rtol=1e-12)
+    assert F.linear(x, w).grad_fn is None and F.linear(x, w).shape == (4, 2)
+    with pytest.raises(TypeError, match="linear"):
+        F.linear(x.data, w)

@@ -291,6 +291,26 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return x.log_softmax(dim)
 
 
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias, as one op (PyTorch's `F.linear`; the op `nn.Linear` runs).
+
+    `weight` has shape (out_features, in_features); `input` ends with in_features.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor
+    >>> linear(Tensor([[1.0, 2.0]]), Tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+    ...        Tensor([0.5, 0.5, 0.5]))
+    Tensor([[1.5, 2.5, 3.5]], dtype=float32)
+    """
+    _check_tensor("linear", "input", input)
+    _check_tensor("linear", "weight", weight)
+    if bias is None:
+        return ops.Linear.apply(input, weight)
+    _check_tensor("linear", "bias", bias)
+    return ops.Linear.apply(input, weight, bias)
+
+
 def relu(x: Tensor) -> Tensor:
     """max(x, 0)."""
     return x.relu()
