@@ -162,3 +162,14 @@ def test_first_05_an_error_inside_a_custom_backward_names_the_op():
     with pytest.raises(ShapeError, match="reshape") as caught:
         Twice.apply(Tensor([1.0, 2.0], requires_grad=True)).sum().backward()
     assert any("Twice.backward" in note for note in caught.value.__notes__)
+
+
+def test_cnn_tensor_conv2d_and_erf_are_the_functional_ops():
+    from math import erf
+
+    from tinygrad_edu.nn import functional as F
+    rng = np.random.default_rng(0)
+    x, w = Tensor(rng.standard_normal((2, 3, 5, 5))), Tensor(rng.standard_normal((4, 3, 3, 3)))
+    np.testing.assert_array_equal(x.conv2d(w, padding=1).data, F.conv2d(x, w, padding=1).data)
+    np.testing.assert_allclose(Tensor([0.5, -1.0], dtype=np.float64).erf().data,
+                               [erf(0.5), erf(-1.0)], rtol=1e-12)

@@ -518,6 +518,17 @@ class Tensor:
         """ln(1 + x), exact where x is tiny."""
         return ops.Log1p.apply(self)
 
+    def erf(self) -> Tensor:
+        """The error function, elementwise (exact gelu is built on it)."""
+        return ops.Erf.apply(self)
+
+    def conv2d(self, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+               dilation=1, groups: int = 1) -> Tensor:
+        """2-D convolution of this (N, C, H, W) batch: `nn.functional.conv2d(self, ...)`."""
+        from .nn.functional import conv2d  # nn imports this module: import when called
+
+        return conv2d(self, weight, bias, stride, padding, dilation, groups)
+
     def sqrt(self) -> Tensor:
         return ops.Sqrt.apply(self)
 
