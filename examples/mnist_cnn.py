@@ -26,7 +26,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")   # small products: one BLAS thread is fastest on 2 cores
@@ -34,7 +33,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import tinygrad_edu as tg  # noqa: E402
-from tinygrad_edu import Tensor, nn, no_grad, optim, viz  # noqa: E402
+from tinygrad_edu import Tensor, nn, optim, viz  # noqa: E402
 from tinygrad_edu import training as tr  # noqa: E402
 from tinygrad_edu.nn import functional as F  # noqa: E402
 
@@ -76,12 +75,8 @@ def train_epoch(model, optimizer, schedule, data, args, rng, bar) -> dict:
 
 def predict(model: nn.Module, images: np.ndarray, chunk: int = 1000) -> np.ndarray:
     """Predicted classes, in evaluation mode and without recording a graph."""
-    model.eval()
-    with no_grad():
-        preds = [model(Tensor(images[i:i + chunk, None].astype(np.float32) / 255)).data
-                 .argmax(1) for i in range(0, len(images), chunk)]
-    model.train()
-    return np.concatenate(preds)
+    return tr.predict(model, (Tensor(images[i:i + chunk, None].astype(np.float32) / 255)
+                              for i in range(0, len(images), chunk)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     schedule = optim.CosineLR(optimizer, total_steps=steps)
     print(f"model: LeNet-style CNN, {sum(p.size for p in model.parameters()):,} parameters, "
           f"Adam lr {args.lr:g} (cosine), batch {args.batch_size}, shifts {args.shift}px")
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = tr.make_out_dir(args.out)
     metrics = {"config": vars(args), "data": data.source, "epochs": []}
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -121,22 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     preds = predict(model, data.x_test)
     accuracy = float((preds == data.y_test).mean())
     metrics.update(test_accuracy=accuracy, seconds=time.perf_counter() - started)
-    tr.write_json(out_dir / "metrics.json", metrics)
-    plots = [] if args.no_plots else tr.save_plots(
-        out_dir, metrics["epochs"], data, preds, tr.CLASS_NAMES[args.dataset], "CNN")
-    print(f"saved: {out_dir}/ metrics.json, model.npz" + "".join(f", {p}" for p in plots)
-          + f"  ({metrics['seconds']:.1f}s)")
-    print(f"test accuracy: {accuracy:.4f}")
+    tr.save_results(out_dir, metrics, data, preds, tr.CLASS_NAMES[args.dataset], "CNN",
+                    plots=not args.no_plots)
     return 0
 
 
 def evaluate_checkpoint(args) -> int:
     """--load: the saved network (its width is in the checkpoint) on the data given, or on
     the data it was trained on."""
-    try:
-        ckpt = tg.load(args.load)
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    ckpt = tr.load_checkpoint(args.load)
     saved = ckpt.metadata.get("config", {})
     dataset = args.dataset if args.dataset_given else saved.get("dataset", "sample")
     print(f"loaded: {args.load}: epoch {ckpt.metadata.get('epoch', '?')}, width "

@@ -53,14 +53,12 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-import tempfile
 import textwrap
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 # One BLAS thread, unless you set these yourself: the matrix products here are small, and on
@@ -72,8 +70,9 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import tinygrad_edu as tg  # noqa: E402
-from tinygrad_edu import Tensor, nn, no_grad, optim  # noqa: E402
+from tinygrad_edu import Tensor, nn, optim  # noqa: E402
 from tinygrad_edu import data as datasets  # noqa: E402
+from tinygrad_edu import training as tr  # noqa: E402
 from tinygrad_edu.nn import functional as F  # noqa: E402
 
 # ---- configuration ----------------------------------------------------------------------
@@ -130,12 +129,315 @@ INITS = {  # name -> (weight initialiser, bias initialiser), see tinygrad_edu.nn
     "khan": (lambda shape, rng: nn.init.uniform(shape, rng, 0.0, 0.01),) * 2,  # rand * 0.01
 }
 
-CLASS_NAMES = {
-    "sample": [str(d) for d in range(10)],
-    "mnist": [str(d) for d in range(10)],
-    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Boot"],
-}
+
+# ---- the networks -----------------------------------------------------------------------
+
+
+class ColumnsMLP(nn.Module):
+    """Documents 000-003's network with samples as columns: Z_l = W_l A_{l-1} + b_l.
+
+    X is (784, m); W_l is (n_l, n_{l-1}) and b_l is (n_l, 1), broadcast over the m columns
+    (003-bias). The parameters keep the documents' names: W1, b1, W2, b2, ...
+    """
+
+    def __init__(self, sizes, activation: str, sigmoid_output: bool, init: str, rng):
+        w_init, b_init = (nn.init.get_initializer(i) for i in INITS[init])
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+            setattr(self, f"W{i}", Tensor(w_init((n_out, n_in), rng), requires_grad=True))
+            setattr(self, f"b{i}", Tensor(np.asarray(b_init((n_out,), rng)).reshape(n_out, 1),
+                                          requires_grad=True))
+        self.depth, self.activation, self.sigmoid_output = len(sizes) - 1, activation, \
+            sigmoid_output
+
+    def forward(self, x: Tensor) -> Tensor:
+        a = x
+        for i in range(1, self.depth + 1):
+            z = getattr(self, f"W{i}") @ a + getattr(self, f"b{i}")
+            last = i == self.depth
+            a = z if last else (z.relu() if self.activation == "relu" else z.sigmoid())
+        return a.sigmoid() if self.sigmoid_output else a   # logits, or document 002's a_L
+
+
+def build_model(cfg: Config, rng: np.random.Generator) -> nn.Module:
+    """An MLP 784-hidden-10 in the chosen layout; with MSE the outputs go through a sigmoid."""
+    sizes = (784, *cfg.hidden, 10)
+    if cfg.layout == "columns":
+        return ColumnsMLP(sizes, cfg.activation, cfg.loss == "mse", cfg.init, rng)
+    w_init, b_init = INITS[cfg.init]
+    act = nn.ReLU if cfg.activation == "relu" else nn.Sigmoid
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(n_in, n_out, init=w_init, bias_init=b_init, rng=rng), act()]
+    layers.pop()                                     # the last layer gives logits...
+    if cfg.loss == "mse":
+        layers.append(nn.Sigmoid())                  # ...or sigmoid outputs (document 002)
+    return nn.Sequential(*layers)
+
+
+def weight_bias_pairs(model: nn.Module) -> list[tuple[Tensor, Tensor]]:
+    """(W, b) per layer, W shaped (n_out, n_in) as in the documents, in either layout."""
+    if isinstance(model, ColumnsMLP):
+        return [(getattr(model, f"W{i}"), getattr(model, f"b{i}"))
+                for i in range(1, model.depth + 1)]
+    return [(m.weight, m.bias) for m in model if isinstance(m, nn.Linear)]
+
+
+def in_layout(cfg: Config, x: np.ndarray) -> np.ndarray:
+    """Rows of inputs (m, 784) as the network takes them: (784, m) in columns layout."""
+    return np.ascontiguousarray(x.T) if cfg.layout == "columns" else x
+
+
+def compute_loss(cfg: Config, out: Tensor, labels: np.ndarray) -> Tensor:
+    """Mean over the batch of cross-entropy (softmax inside) or of 1/2 ||a - y||^2."""
+    class_dim = 0 if cfg.layout == "columns" else 1
+    if cfg.loss == "mse":                            # document 002: C = 1/(2m) sum ||a - y||^2
+        y = F.one_hot(labels, 10)
+        y = y.T if class_dim == 0 else y
+        return 0.5 * ((out - y) ** 2).sum(dim=class_dim).mean()
+    if class_dim == 0:                               # documents 000/003: columns, Y one-hot
+        return -(F.one_hot(labels, 10).T * out.log_softmax(dim=0)).sum(dim=0).mean()
+    return F.cross_entropy(out, labels)
+
+
+def predictions(cfg: Config, out: Tensor) -> np.ndarray:
+    """The predicted class: argmax of the outputs (000-argmax: not their max)."""
+    return out.data.argmax(axis=0 if cfg.layout == "columns" else 1)
+
+
+def make_optimizer(cfg: Config, model: nn.Module, total_steps: int):
+    """The optimiser and (or None) its schedule, stepped once per gradient step."""
+    params = list(model.parameters())
+    if cfg.optimizer == "adam":
+        opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "cosine":
+        return opt, optim.CosineLR(opt, total_steps=total_steps)
+    if cfg.schedule == "step":
+        return opt, optim.StepLR(opt, step_size=max(1, total_steps // 4), gamma=0.1)
+    return opt, None
+
+# ---- training ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the network the flags describe, then test it; or --load: test a checkpoint;
+    or --resume: go on with a stopped run."""
+    cfg = parse_args(argv)
+    if cfg.load:
+        return evaluate_checkpoint(cfg)
+    cfg, data, metrics, saved = resume_run(cfg) if cfg.resume else new_run(cfg)
+    model = build_model(cfg, np.random.default_rng(cfg.seed))
+    if saved:
+        model.load_state_dict(saved["checkpoint"])
+    else:
+        print(f"model: {cfg.preset} preset, {'-'.join(map(str, (784, *cfg.hidden, 10)))} "
+              f"{cfg.activation}, {cfg.loss}, {cfg.optimizer} lr {cfg.lr:g}, "
+              f"{sum(p.size for p in model.parameters())} parameters")
+    run = Run(cfg, model, data, metrics, saved)  # optimiser, schedule, generator, counts
+    optimizer = run.optimizer
+    try:
+        for epoch in range(run.first_epoch, cfg.epochs + 1):
+            for idx in run.start_epoch(epoch):       # the sample indices of each step
+                x, y = run.inputs(idx), data.y_train[idx]
+                out = model(Tensor(x))                # (m, 10), or (10, m) in columns layout
+                loss = compute_loss(cfg, out, y)
+                optimizer.zero_grad()
+                loss.backward()
+                run.verify(x, y, loss)                # --verify: the documents' formulas
+                optimizer.step()
+                run.count(loss, out, y)               # the schedule's step, sums, progress
+            run.end_epoch()                           # every --log-every: test, checkpoint
+    except KeyboardInterrupt:
+        return run.interrupted()
+    return run.finish()
+
+
+class Run:
+    """What the loop in `main` keeps between steps: the optimiser and its schedule, the
+    random generator, the step count, the epoch's sums and progress bars; it logs, tests
+    and checkpoints each epoch and writes the results at the end.
+
+    `saved` (a checkpoint's position, with its optimiser state) restores the optimiser,
+    the schedule's position, the random generator and the epoch, so the run goes on as if
+    it had never stopped."""
+
+    def __init__(self, cfg: Config, model: nn.Module, data: tr.Data, metrics: dict,
+                 saved: dict | None) -> None:
+        check_batches(cfg, len(data.x_train))
+        self.cfg, self.model, self.data, self.metrics = cfg, model, data, metrics
+        self.out_dir = tr.make_out_dir(cfg.out)
+        self.started = time.perf_counter() - metrics.get("seconds", 0.0)
+        self.rng = np.random.default_rng(cfg.seed + 1)
+        # without augmentation the inputs are made once, in the network's layout
+        self.x_all = None if cfg.augment else in_layout(cfg, as_inputs(data.x_train))
+        self.steps_per_epoch = len(minibatches(cfg, len(data.x_train), 0,
+                                               np.random.default_rng(0)))
+        self.optimizer, self.schedule = make_optimizer(cfg, model,
+                                                       cfg.epochs * self.steps_per_epoch)
+        self.step, self.first_epoch = 0, 1
+        if saved is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.step, self.first_epoch = saved["step"], saved["epoch"] + 1
+            if self.schedule is not None:
+                self.schedule.last_step = saved["schedule_step"]
+                self.optimizer.lr = self.schedule.lr_at(self.schedule.last_step)
+            self.rng.bit_generator.state = saved["rng"]
+        self.bar = tr.progress_bar(cfg.progress, cfg.epochs, "training", self.first_epoch - 1) \
+            if self.steps_per_epoch == 1 else None
+        self.clock = time.perf_counter()
+
+    def start_epoch(self, epoch: int) -> list:
+        """The sample indices of each step of `epoch`; the epoch's sums start at zero."""
+        self.epoch, self.epoch_started = epoch, time.perf_counter()
+        self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+        self.first_lr = self.optimizer.lr             # the rate the epoch's first step uses
+        batches = minibatches(self.cfg, len(self.data.x_train), epoch, self.rng)
+        self.n_steps = len(batches)
+        self.epoch_bar = tr.progress_bar(self.cfg.progress, len(batches),
+                                         f"epoch {epoch}/{self.cfg.epochs}") \
+            if self.steps_per_epoch > 1 else None
+        return batches
+
+    def inputs(self, idx: np.ndarray) -> np.ndarray:
+        """The inputs of one step, in the network's layout (shifted when augmenting)."""
+        return batch_inputs(self.cfg, self.data, self.x_all, idx, self.rng)
+
+    def verify(self, x: np.ndarray, y: np.ndarray, loss: Tensor) -> None:
+        """Every --verify steps, after backward: the largest |hand-derived - .backward()|."""
+        step = self.step + 1                          # this step (counted after the update)
+        if not (self.cfg.verify and step % self.cfg.verify == 0):
+            return
+        diff = verify_difference(self.cfg, self.model, x, y)
+        self.metrics["verify"].append({"epoch": self.epoch, "step": step, "loss": loss.item(),
+                                       "max_abs_diff": diff})
+        tr.say(f"verify step {step}: loss {loss.item():.4f}  max |hand-derived - "
+               f".backward()| = {diff:.2e}", self.epoch_bar or self.bar)
+
+    def count(self, loss: Tensor, out: Tensor, y: np.ndarray) -> None:
+        """After the update: the schedule's step, the epoch's sums, the progress bar."""
+        self.step += 1
+        self.last_lr = self.optimizer.lr
+        if self.schedule is not None:
+            self.schedule.step()
+        self.loss_sum += loss.item() * len(y)
+        self.correct += int((predictions(self.cfg, out) == y).sum())
+        self.seen += len(y)
+        bar = self.epoch_bar
+        if bar is not None:
+            bar.update()
+            if bar.n % 20 == 0 or bar.n == bar.total:
+                bar.set_postfix(loss=f"{self.loss_sum / self.seen:.4f}",
+                                acc=f"{self.correct / self.seen:.4f}", refresh=False)
+
+    def end_epoch(self) -> None:
+        """The epoch's record; every --log-every epochs (and the last) also the test
+        accuracy, the log line and the checkpoint."""
+        cfg, epoch = self.cfg, self.epoch
+        if self.epoch_bar is not None:
+            self.epoch_bar.close()
+        record = {"epoch": epoch, "steps": self.n_steps, "loss": self.loss_sum / self.seen,
+                  "train_accuracy": self.correct / self.seen, "lr": self.first_lr,
+                  "last_lr": self.last_lr, "seconds": time.perf_counter() - self.epoch_started}
+        if self.bar is not None:
+            self.bar.update()
+            self.bar.set_postfix(loss=f"{record['loss']:.4f}",
+                                 acc=f"{record['train_accuracy']:.4f}", refresh=False)
+        self.metrics["epochs"].append(record)
+        if epoch % cfg.log_every == 0 or epoch == cfg.epochs:
+            record["test_accuracy"], _ = evaluate(cfg, self.model, self.data.x_test,
+                                                  self.data.y_test)
+            tr.say(f"epoch {epoch:>{len(str(cfg.epochs))}}/{cfg.epochs}  loss "
+                   f"{record['loss']:.4f}  train acc {record['train_accuracy']:.4f}  test acc "
+                   f"{record['test_accuracy']:.4f}  lr {record['lr']:.3g}  "
+                   f"({time.perf_counter() - self.clock:.1f}s)", self.bar)
+            save_checkpoint(cfg, self.model, self.data, self.out_dir, self.metrics, {
+                "optimizer": self.optimizer, "step": self.step,
+                "rng": self.rng.bit_generator.state,
+                "schedule_step": self.schedule.last_step if self.schedule is not None else 0})
+        if epoch == cfg.epochs and self.bar is not None:
+            self.bar.close()
+
+    def interrupted(self) -> int:
+        """Ctrl-C: metrics.json says so; the last checkpoint stays for --resume."""
+        self.metrics["interrupted"] = True
+        self.metrics["seconds"] = time.perf_counter() - self.started
+        tr.write_json(self.out_dir / "metrics.json", self.metrics)
+        last = [r["epoch"] for r in self.metrics["epochs"] if "test_accuracy" in r]
+        kept = (f"the checkpoint of epoch {last[-1]} is kept in {self.out_dir / 'model.npz'}; "
+                f"go on with --resume {self.out_dir}" if last
+                else "no epoch had finished: no checkpoint")
+        print(f"\ninterrupted: {kept}", file=sys.stderr)
+        return 130
+
+    def finish(self) -> int:
+        """Test the trained network; metrics.json, plots, and the last line's accuracy."""
+        self.metrics["seconds"] = time.perf_counter() - self.started
+        accuracy, preds = evaluate(self.cfg, self.model, self.data.x_test, self.data.y_test)
+        self.metrics["test_accuracy"] = accuracy
+        tr.save_results(self.out_dir, self.metrics, self.data, preds,
+                        tr.CLASS_NAMES[self.cfg.dataset], self.cfg.preset, self.cfg.plots)
+        return 0
+
+
+def new_run(cfg: Config) -> tuple[Config, tr.Data, dict, None]:
+    """A run from the start: its data (the first line printed) and empty metrics."""
+    data = load_data(cfg)
+    print(data.description)
+    metrics = {"config": asdict(cfg), "data": {**data.source, "description": data.description},
+               "epochs": [], "verify": [], "test_accuracy": None, "interrupted": False}
+    return cfg, data, metrics, None
+
+
+def resume_run(cfg: Config) -> tuple[Config, tr.Data, dict, dict]:
+    """--resume RUN_DIR: the saved run's settings, data, metrics so far, and position
+    (weights, optimiser, epoch, generator)."""
+    run = Path(cfg.resume)
+    path = run / "model.npz" if run.is_dir() else run
+    ckpt, saved = read_checkpoint(str(path))
+    meta = ckpt.metadata
+    if ckpt.optimizer is None or "rng" not in meta:
+        raise SystemExit(f"error: --resume {cfg.resume}: {path} holds no optimiser state (it "
+                         "was written before --resume existed); --load can evaluate it, but "
+                         "the run cannot go on")
+    epochs = cfg.epochs or saved.epochs
+    if meta["epoch"] >= epochs:
+        raise SystemExit(f"error: --resume {cfg.resume}: the run has finished its "
+                         f"{meta['epoch']} epochs; pass --epochs N (more than "
+                         f"{meta['epoch']}) to train further")
+    cfg = replace(saved, epochs=epochs, out=cfg.out or str(path.parent), progress=cfg.progress,
+                  plots=cfg.plots, resume=cfg.resume, load=None)
+    print(describe_checkpoint(str(path), ckpt, saved))
+    data = load_data(cfg)
+    print(data.description)
+    if {k: data.source[k] for k in ("train_size", "test_size")} != {
+            k: meta["data"][k] for k in ("train_size", "test_size")}:
+        raise SystemExit(f"error: --resume {cfg.resume}: the run trained on "
+                         f"{meta['data']['train_size']} / {meta['data']['test_size']} images "
+                         f"from {meta['data']['where']}, but {data.description[6:]}")
+    metrics = meta["metrics"]
+    metrics["epochs"] = [r for r in metrics["epochs"] if r["epoch"] <= meta["epoch"]]
+    metrics["config"] = asdict(cfg)
+    metrics["interrupted"], metrics["test_accuracy"] = False, None
+    position = {"checkpoint": ckpt, "optimizer": ckpt.optimizer, "step": meta["step"],
+                "epoch": meta["epoch"], "schedule_step": meta["schedule_step"],
+                "rng": meta["rng"]}
+    return cfg, data, metrics, position
+
+
+def evaluate(cfg: Config, model: nn.Module, images: np.ndarray, labels: np.ndarray,
+             chunk: int = 2000) -> tuple[float, np.ndarray]:
+    """Accuracy on (images, labels) and the predicted classes, without recording a graph."""
+    x = as_inputs(images)
+    preds = tr.predict(model, (Tensor(in_layout(cfg, x[i:i + chunk]))
+                               for i in range(0, len(x), chunk)),
+                       class_dim=0 if cfg.layout == "columns" else 1)
+    return float((preds == labels).mean()), preds
+
+
+# ---- the command line -------------------------------------------------------------------
+
+
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -151,7 +453,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
       help="zhang: docs 000/003 (784-10-10, full batch); fang: doc 001 (784-128-64-10, "
            "batch 1); khan: doc 002 (784-392-196-10 sigmoid, MSE); default: the best MLP "
            "(the default)")
-    a("--dataset", choices=["sample", "mnist", "fashion-mnist"],
+    a("--dataset", choices=list(tr.DATASETS),
       help="sample (the default): the 10,000 MNIST digits shipped in the package (8,000 "
            "train, 2,000 held-out test), offline; mnist: the full 60,000 / 10,000 digits; "
            "fashion-mnist: Zalando's clothing images (full datasets: from this machine's "
@@ -354,103 +656,15 @@ def check_batches(cfg: Config, n: int) -> None:
 # ---- data -------------------------------------------------------------------------------
 
 
-@dataclass
-class Data:
-    x_train: np.ndarray                # (N, 28, 28) uint8
-    y_train: np.ndarray                # (N,) int64
-    x_test: np.ndarray
-    y_test: np.ndarray
-    description: str                   # the one line that says which data is used
-    source: dict = field(default_factory=dict)
-
-
-DOWNLOAD_TIMEOUT = 10.0  # seconds a mirror may stay silent before the next one is tried
-TITLES = {"sample": "MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-
-
-def load_data(cfg: Config) -> Data:
+def load_data(cfg: Config) -> tr.Data:
     """The shipped sample (offline), or a full dataset when asked; see the module docstring."""
-    title = TITLES[cfg.dataset]
-    if cfg.dataset == "sample":           # no file is looked for, no network is touched
-        train, test = datasets.mnist_sample("train"), datasets.mnist_sample("test")
-        where = "shipped sample"
-    else:
-        folder = _full_dataset_folder(cfg, title)
-        loader = datasets.mnist if cfg.dataset == "mnist" else datasets.fashion_mnist
-        try:
-            train = loader("train", root=folder, download=False)
-            test = loader("test", root=folder, download=False)
-        except (OSError, ValueError) as exc:
-            raise SystemExit(f"error: {title} in {folder}: {_first_line(exc)}") from None
-        where = str(folder)
-    x_train, y_train = train
-    if cfg.limit:
-        x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
-    x_test, y_test = test
-    for split, images in (("training", x_train), ("test", x_test)):
-        if not len(images):
-            flag = f"--data-dir {where}" if cfg.data_dir else where
-            raise SystemExit(f"error: {flag}: the {title} {split} files hold no images; "
-                             f"put the full files there")
-    limited = f" (--limit {cfg.limit} of {len(train[0]):,})" if cfg.limit else ""
-    if cfg.dataset == "sample":
-        line = (f"data: the shipped MNIST sample, {len(x_train):,} train{limited} / "
-                f"{len(x_test):,} test (offline)")
-    else:
-        line = (f"data: {title} from {where}, {len(x_train):,} train{limited} / "
-                f"{len(x_test):,} test images")
-    source = {"dataset": cfg.dataset, "kind": "sample" if cfg.dataset == "sample" else "full",
-              "where": where, "train_size": len(x_train), "test_size": len(x_test)}
-    return Data(x_train, y_train, x_test, y_test, line, source)
-
-
-def _full_dataset_folder(cfg: Config, title: str) -> Path:
-    """The folder of a full dataset's files: --data-dir, found here, or (--download) fetched."""
-    if cfg.data_dir:
-        folder = Path(cfg.data_dir)
-        missing = [base for pair in datasets.locate.FILES.values() for base in pair
-                   if not datasets.locate.find_file(folder, base)]
-        if missing:
-            raise SystemExit(f"error: --data-dir {folder} lacks the {title} file(s) "
-                             f"{', '.join(missing)} (gzipped or not); put the four standard "
-                             "files there, or leave out --data-dir")
-        return folder
-    folder = datasets.find_dataset(cfg.dataset)
-    if folder is not None:
-        return folder
-    if not cfg.download:
-        searched = ", ".join(str(d) for d in datasets.search_dirs(cfg.dataset))
-        raise SystemExit(f"error: the full {title} files are not on this machine (looked in "
-                         f"{searched}); add --download to fetch them, pass --data-dir DIR, "
-                         "or leave out --dataset to train on the shipped sample")
-    try:
-        return datasets.download(cfg.dataset, timeout=DOWNLOAD_TIMEOUT)
-    except datasets.DownloadError as exc:
-        raise SystemExit(f"error: could not download {title}: every mirror failed (why is "
-                         f"above); put the files {', '.join(exc.files)} in {exc.folder} by "
-                         "hand, or pass --data-dir DIR") from None
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"error: could not download {title}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return tr.load_data(cfg.dataset, cfg.data_dir, cfg.download, cfg.limit)
 
 
 def as_inputs(images: np.ndarray) -> np.ndarray:
     """uint8 images (N, 28, 28) -> float32 rows (N, 784) scaled to [0, 1]."""
     return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
 
-
-def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Move each image by a random (dy, dx) in [-max_shift, max_shift], filling with 0."""
-    n, h, w = images.shape
-    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
-    rows = dy[:, None] + np.arange(h)[None, :]            # (n, h)
-    cols = dx[:, None] + np.arange(w)[None, :]            # (n, w)
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def minibatches(cfg: Config, n: int, epoch: int, rng: np.random.Generator) -> list:
@@ -469,97 +683,15 @@ def minibatches(cfg: Config, n: int, epoch: int, rng: np.random.Generator) -> li
     return [idx for (idx,) in loader]
 
 
-# ---- the networks -----------------------------------------------------------------------
+def batch_inputs(cfg: Config, data: tr.Data, x_all: np.ndarray | None, idx: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """The inputs of one step, in the network's layout (shifted when augmenting)."""
+    if cfg.augment:
+        return in_layout(cfg, as_inputs(tr.shift_images(data.x_train[idx], cfg.augment, rng)))
+    if len(idx) == len(data.x_train):
+        return x_all                                   # full batch: no copy
+    return x_all[:, idx] if cfg.layout == "columns" else x_all[idx]
 
-
-class ColumnsMLP(nn.Module):
-    """Documents 000-003's network with samples as columns: Z_l = W_l A_{l-1} + b_l.
-
-    X is (784, m); W_l is (n_l, n_{l-1}) and b_l is (n_l, 1), broadcast over the m columns
-    (003-bias). The parameters keep the documents' names: W1, b1, W2, b2, ...
-    """
-
-    def __init__(self, sizes, activation: str, sigmoid_output: bool, init: str, rng):
-        w_init, b_init = (nn.init.get_initializer(i) for i in INITS[init])
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
-            setattr(self, f"W{i}", Tensor(w_init((n_out, n_in), rng), requires_grad=True))
-            setattr(self, f"b{i}", Tensor(np.asarray(b_init((n_out,), rng)).reshape(n_out, 1),
-                                          requires_grad=True))
-        self.depth, self.activation, self.sigmoid_output = len(sizes) - 1, activation, \
-            sigmoid_output
-
-    def forward(self, x: Tensor) -> Tensor:
-        a = x
-        for i in range(1, self.depth + 1):
-            z = getattr(self, f"W{i}") @ a + getattr(self, f"b{i}")
-            last = i == self.depth
-            a = z if last else (z.relu() if self.activation == "relu" else z.sigmoid())
-        return a.sigmoid() if self.sigmoid_output else a   # logits, or document 002's a_L
-
-
-def build_model(cfg: Config, rng: np.random.Generator) -> nn.Module:
-    """An MLP 784-hidden-10 in the chosen layout; with MSE the outputs go through a sigmoid."""
-    sizes = (784, *cfg.hidden, 10)
-    if cfg.layout == "columns":
-        return ColumnsMLP(sizes, cfg.activation, cfg.loss == "mse", cfg.init, rng)
-    w_init, b_init = INITS[cfg.init]
-    act = nn.ReLU if cfg.activation == "relu" else nn.Sigmoid
-    layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out, init=w_init, bias_init=b_init, rng=rng), act()]
-    layers.pop()                                     # the last layer gives logits...
-    if cfg.loss == "mse":
-        layers.append(nn.Sigmoid())                  # ...or sigmoid outputs (document 002)
-    return nn.Sequential(*layers)
-
-
-def weight_bias_pairs(model: nn.Module) -> list[tuple[Tensor, Tensor]]:
-    """(W, b) per layer, W shaped (n_out, n_in) as in the documents, in either layout."""
-    if isinstance(model, ColumnsMLP):
-        return [(getattr(model, f"W{i}"), getattr(model, f"b{i}"))
-                for i in range(1, model.depth + 1)]
-    return [(m.weight, m.bias) for m in model if isinstance(m, nn.Linear)]
-
-
-def in_layout(cfg: Config, x: np.ndarray) -> np.ndarray:
-    """Rows of inputs (m, 784) as the network takes them: (784, m) in columns layout."""
-    return np.ascontiguousarray(x.T) if cfg.layout == "columns" else x
-
-
-def forward(cfg: Config, model: nn.Module, x: np.ndarray) -> Tensor:
-    """Network outputs for inputs already in layout: (10, m) in columns layout, else (m, 10)."""
-    return model(Tensor(x))
-
-
-def compute_loss(cfg: Config, out: Tensor, labels: np.ndarray) -> Tensor:
-    """Mean over the batch of cross-entropy (softmax inside) or of 1/2 ||a - y||^2."""
-    class_dim = 0 if cfg.layout == "columns" else 1
-    if cfg.loss == "mse":                            # document 002: C = 1/(2m) sum ||a - y||^2
-        y = F.one_hot(labels, 10)
-        y = y.T if class_dim == 0 else y
-        return 0.5 * ((out - y) ** 2).sum(dim=class_dim).mean()
-    if class_dim == 0:                               # documents 000/003: columns, Y one-hot
-        return -(F.one_hot(labels, 10).T * out.log_softmax(dim=0)).sum(dim=0).mean()
-    return F.cross_entropy(out, labels)
-
-
-def predictions(cfg: Config, out: Tensor) -> np.ndarray:
-    """The predicted class: argmax of the outputs (000-argmax: not their max)."""
-    return out.data.argmax(axis=0 if cfg.layout == "columns" else 1)
-
-
-def make_optimizer(cfg: Config, model: nn.Module, total_steps: int):
-    """The optimiser and (or None) its schedule, stepped once per gradient step."""
-    params = list(model.parameters())
-    if cfg.optimizer == "adam":
-        opt = optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.schedule == "cosine":
-        return opt, optim.CosineLR(opt, total_steps=total_steps)
-    if cfg.schedule == "step":
-        return opt, optim.StepLR(opt, step_size=max(1, total_steps // 4), gamma=0.1)
-    return opt, None
 
 
 # ---- the documents' hand-derived gradients (--verify) ----------------------------------
@@ -623,123 +755,10 @@ def verify_difference(cfg: Config, model: nn.Module, x: np.ndarray, labels: np.n
     return worst
 
 
-# ---- training ---------------------------------------------------------------------------
+# ---- checkpoints ------------------------------------------------------------------------
 
 
-def progress_bar(cfg: Config, total: int, desc: str, initial: int = 0):
-    """A tqdm bar on a terminal (with tqdm installed and --no-progress not given), else None."""
-    if not (cfg.progress and sys.stderr.isatty()):
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, desc=desc, leave=False, unit="step",
-                dynamic_ncols=True)
-
-
-def evaluate(cfg: Config, model: nn.Module, x: np.ndarray, y: np.ndarray,
-             chunk: int = 2000) -> tuple[float, np.ndarray]:
-    """Accuracy on (x, y) and the predicted classes, without recording a graph."""
-    model.eval()
-    with no_grad():
-        preds = np.concatenate([predictions(cfg, forward(cfg, model, in_layout(
-            cfg, x[i:i + chunk]))) for i in range(0, len(x), chunk)])
-    model.train()
-    return float((preds == y).mean()), preds
-
-
-def train(cfg: Config, model: nn.Module, data: Data, out_dir: Path, metrics: dict,
-          resume: dict | None = None) -> None:
-    """The loop: forward, loss, zero_grad, backward, (verify), step; log and checkpoint.
-
-    `resume` (a checkpoint's metadata, with its optimiser state) restores the optimiser,
-    the schedule's position, the random generator and the epoch, so the run goes on as if
-    it had never stopped."""
-    rng = np.random.default_rng(cfg.seed + 1)
-    x_test = as_inputs(data.x_test)
-    # without augmentation the inputs are made once, in the network's layout
-    x_all = None if cfg.augment else in_layout(cfg, as_inputs(data.x_train))
-    n = len(data.x_train)
-    steps_per_epoch = len(minibatches(cfg, n, 0, np.random.default_rng(0)))
-    optimizer, schedule = make_optimizer(cfg, model, cfg.epochs * steps_per_epoch)
-    step, first_epoch = 0, 1
-    if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        step, first_epoch = resume["step"], resume["epoch"] + 1
-        if schedule is not None:
-            schedule.last_step = resume["schedule_step"]
-            optimizer.lr = schedule.lr_at(schedule.last_step)
-        rng.bit_generator.state = resume["rng"]
-    bar = progress_bar(cfg, cfg.epochs, "training", first_epoch - 1) \
-        if steps_per_epoch == 1 else None
-    started = time.perf_counter()
-    for epoch in range(first_epoch, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        first_lr = optimizer.lr                   # the rate the epoch's first step uses
-        batches = minibatches(cfg, n, epoch, rng)
-        epoch_bar = progress_bar(cfg, len(batches), f"epoch {epoch}/{cfg.epochs}") \
-            if steps_per_epoch > 1 else None
-        for idx in batches:
-            xb, yb = batch_inputs(cfg, data, x_all, idx, rng), data.y_train[idx]
-            out = forward(cfg, model, xb)
-            loss = compute_loss(cfg, out, yb)
-            optimizer.zero_grad()
-            loss.backward()
-            step += 1
-            if cfg.verify and step % cfg.verify == 0:
-                diff = verify_difference(cfg, model, xb, yb)
-                metrics["verify"].append({"epoch": epoch, "step": step, "loss": loss.item(),
-                                          "max_abs_diff": diff})
-                _say(f"verify step {step}: loss {loss.item():.4f}  max |hand-derived - "
-                     f".backward()| = {diff:.2e}", epoch_bar or bar)
-            last_lr = optimizer.lr
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((predictions(cfg, out) == yb).sum())
-            seen += len(idx)
-            if epoch_bar is not None:
-                epoch_bar.update()
-                if epoch_bar.n % 20 == 0 or epoch_bar.n == len(batches):
-                    epoch_bar.set_postfix(loss=f"{loss_sum / seen:.4f}",
-                                          acc=f"{correct / seen:.4f}", refresh=False)
-        if epoch_bar is not None:
-            epoch_bar.close()
-        record = {"epoch": epoch, "steps": len(batches), "loss": loss_sum / seen,
-                  "train_accuracy": correct / seen, "lr": first_lr, "last_lr": last_lr,
-                  "seconds": time.perf_counter() - t0}
-        if bar is not None:
-            bar.update()
-            bar.set_postfix(loss=f"{record['loss']:.4f}", acc=f"{record['train_accuracy']:.4f}",
-                            refresh=False)
-        metrics["epochs"].append(record)
-        if epoch % cfg.log_every == 0 or epoch == cfg.epochs:
-            record["test_accuracy"], _ = evaluate(cfg, model, x_test, data.y_test)
-            _say(f"epoch {epoch:>{len(str(cfg.epochs))}}/{cfg.epochs}  loss {record['loss']:.4f}"
-                 f"  train acc {record['train_accuracy']:.4f}  test acc "
-                 f"{record['test_accuracy']:.4f}  lr {record['lr']:.3g}  "
-                 f"({time.perf_counter() - started:.1f}s)", bar)
-            save_checkpoint(cfg, model, data, out_dir, metrics, {
-                "optimizer": optimizer, "step": step, "rng": rng.bit_generator.state,
-                "schedule_step": schedule.last_step if schedule is not None else 0})
-    if bar is not None:
-        bar.close()
-
-
-def batch_inputs(cfg: Config, data: Data, x_all: np.ndarray | None, idx: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
-    """The inputs of one step, in the network's layout (shifted when augmenting)."""
-    if cfg.augment:
-        return in_layout(cfg, as_inputs(shift_images(data.x_train[idx], cfg.augment, rng)))
-    if len(idx) == len(data.x_train):
-        return x_all                                   # full batch: no copy
-    return x_all[:, idx] if cfg.layout == "columns" else x_all[idx]
-
-
-def save_checkpoint(cfg: Config, model: nn.Module, data: Data, out_dir: Path,
+def save_checkpoint(cfg: Config, model: nn.Module, data: tr.Data, out_dir: Path,
                     metrics: dict, position: dict) -> None:
     """model.npz and metrics.json, both atomic. The checkpoint holds the config to rebuild
     the network, the optimiser's state, and where the run is (epoch, step, schedule,
@@ -749,116 +768,12 @@ def save_checkpoint(cfg: Config, model: nn.Module, data: Data, out_dir: Path,
         "config": asdict(cfg), "epoch": last["epoch"], "test_accuracy": last["test_accuracy"],
         "data": data.source, "step": position["step"], "rng": position["rng"],
         "schedule_step": position["schedule_step"], "metrics": metrics})
-    write_json(out_dir / "metrics.json", metrics)
-
-
-def _say(text: str, bar) -> None:
-    """Print a line without breaking a progress bar."""
-    if bar is not None:
-        bar.write(text)
-    else:
-        print(text, flush=True)
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (a temporary file renamed over the target), readable by all as
-    model.npz is: the old file's mode, or rw-r--r--."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        # mkstemp makes the file private (0600), as tinygrad_edu.save does before its chmod
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# ---- results ----------------------------------------------------------------------------
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:
-    """counts[i, j]: samples of class i predicted as j."""
-    return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(
-        classes, classes)
-
-
-def save_plots(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
-               class_names: list[str]) -> list[str]:
-    """Loss and accuracy curves, confusion matrix, misclassified images; [] without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        return []
-    records = metrics["epochs"]
-    epochs = [r["epoch"] for r in records]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [r["loss"] for r in records])
-    ax.set(xlabel="epoch", ylabel="training loss", title=f"{metrics['config']['preset']}: loss")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_dir / "loss.png", dpi=100)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [r["train_accuracy"] for r in records], label="train (during the epoch)")
-    tested = [r for r in records if "test_accuracy" in r]
-    ax.plot([r["epoch"] for r in tested], [r["test_accuracy"] for r in tested], "o-",
-            label="test")
-    ax.set(xlabel="epoch", ylabel="accuracy", title=f"{metrics['config']['preset']}: accuracy")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_dir / "accuracy.png", dpi=100)
-    plt.close(fig)
-
-    cm = confusion_matrix(data.y_test, preds)
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    im = ax.imshow(cm, cmap="Blues")
-    for i in range(10):
-        for j in range(10):
-            ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xticks(range(10), class_names, rotation=45 if len(class_names[0]) > 1 else 0)
-    ax.set_yticks(range(10), class_names)
-    ax.set(xlabel="predicted", ylabel="true",
-           title=f"confusion matrix (test accuracy {metrics['test_accuracy']:.4f})")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
-    plt.close(fig)
-
-    wrong = np.flatnonzero(preds != data.y_test)[:36]
-    fig, axes = plt.subplots(6, 6, figsize=(7, 8))
-    for ax, i in zip(axes.flat, list(wrong) + [None] * (36 - len(wrong)), strict=True):
-        ax.axis("off")
-        if i is not None:
-            ax.imshow(data.x_test[i], cmap="gray_r")
-            ax.set_title(f"true {class_names[data.y_test[i]]}\npred {class_names[preds[i]]}",
-                         fontsize=7, color="crimson")
-    fig.suptitle(f"misclassified test images ({len(np.flatnonzero(preds != data.y_test))} of "
-                 f"{len(preds)})")
-    fig.tight_layout()
-    fig.savefig(out_dir / "misclassified.png", dpi=100)
-    plt.close(fig)
-    return ["loss.png", "accuracy.png", "confusion_matrix.png", "misclassified.png"]
-
-
-# ---- entry points -----------------------------------------------------------------------
+    tr.write_json(out_dir / "metrics.json", metrics)
 
 
 def read_checkpoint(path: str) -> tuple[tg.nn.Checkpoint, Config]:
     """A checkpoint and the config it was trained with (the defaults for one without)."""
-    try:
-        ckpt = tg.load(path)
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    ckpt = tr.load_checkpoint(path)
     saved = dict(ckpt.metadata.get("config", {}))
     if saved.pop("sample", False) or ckpt.metadata.get("data", {}).get("kind") == "sample":
         saved["dataset"] = "sample"       # written before --dataset sample existed
@@ -895,98 +810,11 @@ def evaluate_checkpoint(cfg: Config) -> int:
     except nn.StateDictError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    acc, _ = evaluate(cfg, model, as_inputs(data.x_test), data.y_test)
+    acc, _ = evaluate(cfg, model, data.x_test, data.y_test)
     print(f"test accuracy: {acc:.4f}")
     return 0
 
 
-def resume_training(cfg: Config) -> int:
-    """--resume RUN_DIR: the saved run's model, optimiser, epoch and generator, trained on."""
-    run = Path(cfg.resume)
-    path = run / "model.npz" if run.is_dir() else run
-    ckpt, saved = read_checkpoint(str(path))
-    meta = ckpt.metadata
-    if ckpt.optimizer is None or "rng" not in meta:
-        raise SystemExit(f"error: --resume {cfg.resume}: {path} holds no optimiser state (it "
-                         "was written before --resume existed); --load can evaluate it, but "
-                         "the run cannot go on")
-    epochs = cfg.epochs or saved.epochs
-    if meta["epoch"] >= epochs:
-        raise SystemExit(f"error: --resume {cfg.resume}: the run has finished its "
-                         f"{meta['epoch']} epochs; pass --epochs N (more than "
-                         f"{meta['epoch']}) to train further")
-    cfg = replace(saved, epochs=epochs, out=cfg.out or str(path.parent), progress=cfg.progress,
-                  plots=cfg.plots, resume=cfg.resume, load=None)
-    print(describe_checkpoint(str(path), ckpt, saved))
-    data = load_data(cfg)
-    print(data.description)
-    if {k: data.source[k] for k in ("train_size", "test_size")} != {
-            k: meta["data"][k] for k in ("train_size", "test_size")}:
-        raise SystemExit(f"error: --resume {cfg.resume}: the run trained on "
-                         f"{meta['data']['train_size']} / {meta['data']['test_size']} images "
-                         f"from {meta['data']['where']}, but {data.description[6:]}")
-    model = build_model(cfg, np.random.default_rng(cfg.seed))
-    model.load_state_dict(ckpt)
-    metrics = meta["metrics"]
-    metrics["epochs"] = [r for r in metrics["epochs"] if r["epoch"] <= meta["epoch"]]
-    metrics["config"] = asdict(cfg)
-    metrics["interrupted"], metrics["test_accuracy"] = False, None
-    position = {"optimizer": ckpt.optimizer, "step": meta["step"], "epoch": meta["epoch"],
-                "schedule_step": meta["schedule_step"], "rng": meta["rng"]}
-    return run_training(cfg, model, data, metrics, position)
-
-
-def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv)
-    if cfg.load:
-        return evaluate_checkpoint(cfg)
-    if cfg.resume:
-        return resume_training(cfg)
-    data = load_data(cfg)
-    print(data.description)
-    model = build_model(cfg, np.random.default_rng(cfg.seed))
-    n_params = sum(p.size for p in model.parameters())
-    print(f"model: {cfg.preset} preset, {'-'.join(map(str, (784, *cfg.hidden, 10)))} "
-          f"{cfg.activation}, {cfg.loss}, {cfg.optimizer} lr {cfg.lr:g}, {n_params} parameters")
-    metrics = {"config": asdict(cfg), "data": {**data.source, "description": data.description},
-               "epochs": [], "verify": [], "test_accuracy": None, "interrupted": False}
-    return run_training(cfg, model, data, metrics)
-
-
-def run_training(cfg: Config, model: nn.Module, data: Data, metrics: dict,
-                 resume: dict | None = None) -> int:
-    """Train (from the start, or from `resume`), then test, save metrics and plots."""
-    check_batches(cfg, len(data.x_train))
-    out_dir = Path(cfg.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SystemExit(f"error: --out {out_dir}: {exc.strerror or exc}") from None
-    started = time.perf_counter() - metrics.get("seconds", 0.0)
-    try:
-        train(cfg, model, data, out_dir, metrics, resume)
-    except KeyboardInterrupt:
-        metrics["interrupted"] = True
-        metrics["seconds"] = time.perf_counter() - started
-        write_json(out_dir / "metrics.json", metrics)
-        last = [r["epoch"] for r in metrics["epochs"] if "test_accuracy" in r]
-        kept = (f"the checkpoint of epoch {last[-1]} is kept in {out_dir / 'model.npz'}; "
-                f"go on with --resume {out_dir}" if last
-                else "no epoch had finished: no checkpoint")
-        print(f"\ninterrupted: {kept}", file=sys.stderr)
-        return 130
-    metrics["seconds"] = time.perf_counter() - started
-    accuracy, preds = evaluate(cfg, model, as_inputs(data.x_test), data.y_test)
-    metrics["test_accuracy"] = accuracy
-    write_json(out_dir / "metrics.json", metrics)
-    plots = save_plots(out_dir, metrics, data, preds, CLASS_NAMES[cfg.dataset]) \
-        if cfg.plots else []
-    if cfg.plots and not plots:
-        print("plots: matplotlib is not installed (pip install 'tinygrad_edu[plot]')")
-    print(f"saved: {out_dir}/ metrics.json, model.npz" + "".join(f", {p}" for p in plots)
-          + f"  ({metrics['seconds']:.1f}s)")
-    print(f"test accuracy: {accuracy:.4f}")
-    return 0
 
 
 if __name__ == "__main__":

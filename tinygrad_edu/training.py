@@ -1,7 +1,9 @@
-"""What the example scripts share: choosing the data, progress bars, JSON, plots.
+"""What the example scripts share: choosing the data, progress bars, JSON, plots, results.
 
-The examples (`examples/mnist_cnn.py`, ...) keep the network and the training step on one
-screen; the machinery around them lives here, documented once. Progress bars need the
+The examples (`examples/mnist_mlp.py`, `examples/mnist_cnn.py`) keep the network and the
+training step on one screen; the machinery around them lives here, documented once: the data
+(`load_data`), shifts, progress bars, the output folder, checkpoints to load, predictions in
+evaluation mode, and the results (metrics.json, plots, the last lines). Progress bars need the
 `progress` extra (tqdm) and plots the `plot` extra (matplotlib); without them the functions
 return None or [] and the run goes on.
 """
@@ -18,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from . import data as datasets
+from .autograd import no_grad
+from .nn import Module
+from .nn.checkpoint import Checkpoint, load
 
 DATASETS = ("sample", "mnist", "fashion-mnist")
 TITLES = {"sample": "MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -85,7 +90,8 @@ def load_data(dataset: str = "sample", data_dir: str | None = None, download: bo
         x_train, y_train = x_train[:limit], y_train[:limit]
     for split, images in (("training", x_train), ("test", x_test)):
         if not len(images):
-            raise SystemExit(f"error: {where}: the {title} {split} files hold no images; "
+            flag = f"--data-dir {where}" if data_dir else where
+            raise SystemExit(f"error: {flag}: the {title} {split} files hold no images; "
                              "put the full files there")
     limited = f" (--limit {limit} of {len(train[0]):,})" if limit else ""
     if dataset == "sample":
@@ -150,15 +156,17 @@ def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
     return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-def progress_bar(enabled: bool, total: int, desc: str):
-    """A tqdm bar on a terminal (when enabled and tqdm is installed), else None."""
+def progress_bar(enabled: bool, total: int, desc: str, initial: int = 0):
+    """A tqdm bar on a terminal (when enabled and tqdm is installed), else None; `initial`
+    steps are shown as done already (a resumed run)."""
     if not (enabled and sys.stderr.isatty()):
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=desc, leave=False, unit="step", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=desc, leave=False, unit="step",
+                dynamic_ncols=True)
 
 
 def say(text: str, bar=None) -> None:
@@ -169,13 +177,51 @@ def say(text: str, bar=None) -> None:
         print(text, flush=True)
 
 
+def make_out_dir(out: str | Path) -> Path:
+    """The output folder, created if missing; SystemExit naming --out when it cannot be."""
+    out_dir = Path(out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"error: --out {out_dir}: {exc.strerror or exc}") from None
+    return out_dir
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """`tinygrad_edu.load(path)`, or SystemExit with its message (for --load, --resume)."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def predict(model: Module, batches, class_dim: int = 1) -> np.ndarray:
+    """The predicted classes (argmax over `class_dim`) of the input Tensors `batches`, in
+    evaluation mode (no dropout, BatchNorm's running statistics) and without recording a
+    graph; the model is back in training mode after.
+
+    Examples
+    --------
+    >>> from tinygrad_edu import Tensor, nn
+    >>> predict(nn.ReLU(), [Tensor(np.array([[0.0, 2.0], [3.0, 1.0]]))]).tolist()
+    [1, 0]
+    """
+    model.eval()
+    with no_grad():
+        preds = np.concatenate([model(x).data.argmax(axis=class_dim) for x in batches])
+    model.train()
+    return preds
+
+
 def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (a temporary file renamed over the target), rw-r--r--."""
+    """Write JSON atomically (a temporary file renamed over the target), readable by all as
+    model.npz is: the old file's mode, or rw-r--r--."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2)
+        # mkstemp makes the file private (0600), as tinygrad_edu.save does before its chmod
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -195,25 +241,46 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) 
         classes, classes)
 
 
+def save_results(out_dir: Path, metrics: dict, data: Data, preds: np.ndarray,
+                 class_names: list[str], title: str, plots: bool = True) -> None:
+    """The end of a run: metrics.json (with `test_accuracy` and `seconds` set), the plots
+    (unless `plots` is False), then the lines `saved: ...` and `test accuracy: 0.XXXX`."""
+    write_json(Path(out_dir) / "metrics.json", metrics)
+    drawn = save_plots(out_dir, metrics["epochs"], data, preds, class_names, title) \
+        if plots else []
+    if plots and not drawn:
+        print("plots: matplotlib is not installed (pip install 'tinygrad_edu[plot]')")
+    print(f"saved: {out_dir}/ metrics.json, model.npz" + "".join(f", {p}" for p in drawn)
+          + f"  ({metrics['seconds']:.1f}s)")
+    print(f"test accuracy: {metrics['test_accuracy']:.4f}")
+
+
 def save_plots(out_dir: Path, records: list[dict], data: Data, preds: np.ndarray,
                class_names: list[str], title: str) -> list[str]:
     """loss.png, accuracy.png, confusion_matrix.png and misclassified.png in `out_dir`, from
-    per-epoch records (`epoch`, `loss`, `train_accuracy`, `test_accuracy`); [] without
-    matplotlib."""
+    per-epoch records (`epoch`, `loss`, `train_accuracy`, and `test_accuracy` in the epochs
+    that were tested); [] without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return []
     out_dir = Path(out_dir)
-    epochs = [r["epoch"] for r in records]
-    for name, keys in (("loss", ("loss",)), ("accuracy", ("train_accuracy", "test_accuracy"))):
+    tested = [r for r in records if "test_accuracy" in r]
+    curves = {"loss": [("training loss", records, "loss", "-")],
+              "accuracy": [("train (during the epoch)", records, "train_accuracy", "-"),
+                           ("test", tested, "test_accuracy", "o-")]}
+    for name, lines in curves.items():
         fig, ax = plt.subplots(figsize=(6, 4))
-        for key in keys:
-            ax.plot(epochs, [r[key] for r in records], "o-", label=key.replace("_", " "))
-        ax.set(xlabel="epoch", ylabel=name, title=f"{title}: {name}")
-        ax.legend()
+        for label, rows, key, style in lines:
+            ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], style, label=label)
+        ax.set(xlabel="epoch", ylabel="training loss" if name == "loss" else name,
+               title=f"{title}: {name}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if name == "accuracy":
+            ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(out_dir / f"{name}.png", dpi=100)
