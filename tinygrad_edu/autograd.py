@@ -189,7 +189,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             node = t._ctx
             if node.inputs is None:
                 raise _freed_graph_error(node)
-            if last_write[0] > t._seq:  # something was written in place after t was made
+            written = last_write[0] > t._seq  # something was written in place after t was made
+            if written:
                 function.recorded_inputs(t)
             if t._retains_grad or (targets is not None and t in targets):
                 with _grad_lock:
@@ -198,7 +199,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 if not retain_graph:
                     node.release()
                 continue
-            if last_write[0] > t._seq:  # something was written in place after t was made
+            if written:
                 _check_unwritten(node, t)
             try:
                 if anomaly:  # check the rule's results below, named for this op, rather
@@ -340,23 +341,24 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> N
     leaves: such an array is copied before it is stored again. An existing `.grad` is not
     added into in place (the caller may hold it): the sum is a new array.
     """
+    old = t._grad  # (the attribute behind the .grad property, which may warn)
     if create_graph:  # gradients stay in the graph: a shared one is cloned, in the graph too
-        if t.grad is not None:
-            t.grad = t.grad + g
+        if old is not None:
+            t._grad = old + g
         elif _shared(g.data, stored):
-            t.grad = g.clone()
+            t._grad = g.clone()
         else:
-            t.grad = g
-        stored.add(id(t.grad.data))
+            t._grad = g
+        stored.add(id(t._grad.data))
         return
     data = g.data
-    if t.grad is not None:
-        data = np.asarray(t.grad.data + data)  # 0-d arrays add up to a numpy scalar
+    if old is not None:
+        data = np.asarray(old.data + data)  # 0-d arrays add up to a numpy scalar
     elif _shared(data, stored):
         data = data.copy()
     stored.add(id(data))
     # the rule's own Tensor when nothing else holds its array (and it is outside the graph)
-    t.grad = g if data is g.data and not g.requires_grad else Tensor._make(data, False)
+    t._grad = g if data is g.data and not g.requires_grad else Tensor._make(data, False)
 
 
 def _shared(data: np.ndarray, stored: set[int]) -> bool:

@@ -62,7 +62,7 @@ def mark_written(data: np.ndarray, stamp: int | None = None) -> None:
     backpropagate, with an error naming the op: their saved values are gone.
     """
     stamp = next(_sequence) if stamp is None else stamp
-    owner = _owner(data)
+    owner = data if data.base is None else _owner(data)  # (a parameter owns its memory)
     key = id(owner)
     entry = _writes.get(key)
     if entry is None or entry[2]() is not owner:
