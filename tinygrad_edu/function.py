@@ -252,9 +252,10 @@ class Function:
             node = x._ctx
             if node is not None:
                 structure.append(node)
-                if "made" not in node.__dict__:  # this is the first of x's users released
+                made = node.__dict__
+                if "made" not in made:  # this is the first of x's users released
                     data = x.data
-                    node.made = (data.shape, data.dtype, x.name, x._seq)
+                    made["made"] = (data.shape, data.dtype, x.name, x._seq)
             elif x.requires_grad:
                 structure.append(x)
             else:
@@ -263,9 +264,10 @@ class Function:
                                  else (data.shape, data.dtype, x.name, None, weakref.ref(x)))
         kept = {"structure": tuple(structure), "needs_input_grad": d["needs_input_grad"],
                 "_output": d["_output"]}
-        for key in _KEPT:  # absent from most nodes
-            if key in d:
-                kept[key] = d[key]
+        if len(d) > 4:  # inputs, needs_input_grad, generation, _output: nothing else to keep
+            for key in _KEPT:
+                if key in d:
+                    kept[key] = d[key]
         self.__dict__ = kept  # inputs reads the class default, None, from now on
 
     def explain_error(self, inputs, params, exc: Exception) -> Exception:
