@@ -281,7 +281,7 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set `.grad` to None)."""
         for p in self.params:
-            p.grad = None
+            p._grad = None
 
     def step(self) -> None:
         raise NotImplementedError
@@ -294,7 +294,7 @@ class Optimizer:
         """
         found = []
         for i, p in enumerate(self.params):
-            grad = p.grad
+            grad = p._grad  # (the attribute behind .grad: parameters are leaves)
             if grad is None:
                 continue
             w = p.data
