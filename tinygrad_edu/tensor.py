@@ -9,15 +9,14 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
-import weakref
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from . import ops
-from .errors import DimError, DtypeError, GraphError, ShapeError
-from .function import Function, mark_written, note_update, state
+from . import inplace, ops
+from .errors import DimError, DtypeError, ShapeError
+from .function import Function, state
 from .random import SeedLike, make_rng
 from .shapes import normalize_dims, reduced_shape
 
@@ -335,15 +334,12 @@ class Tensor:
     def __rmatmul__(self, other) -> Tensor:
         return ops.MatMul.apply(self._lift(other), self)
 
-    # ---- in-place updates (PyTorch's rules) --------------------------------------------
-    # `p -= lr * p.grad` changes p itself: the same Tensor, so parameters(), optimisers and
-    # checkpoints keep seeing it. Outside the graph (no_grad, or nothing needs a gradient) the
-    # new values are written into p's memory; every view of that memory sees them, and nodes
-    # that saved the old values refuse to backpropagate (see `function.mark_written`).
-    # Inside the graph the update is recorded as an op: p becomes its output.
+    # ---- in-place updates (PyTorch's rules, in inplace.py) ------------------------------
+    # `p -= lr * p.grad` changes p itself: written into its memory outside the graph,
+    # recorded as the op inside it.
     def add_(self, other) -> Tensor:
         """self += other, in place; returns self."""
-        return self._update("add_", ops.Add.apply, np.add, other)
+        return inplace.update(self, "add_", ops.Add.apply, np.add, other)
 
     def sub_(self, other) -> Tensor:
         """self -= other, in place; returns self.
@@ -358,120 +354,33 @@ class Tensor:
         >>> w
         Tensor([0.8, 1.6], dtype=float32, requires_grad=True)
         """
-        return self._update("sub_", ops.Sub.apply, np.subtract, other)
+        return inplace.update(self, "sub_", ops.Sub.apply, np.subtract, other)
 
     def mul_(self, other) -> Tensor:
         """self *= other, in place; returns self."""
-        return self._update("mul_", ops.Mul.apply, np.multiply, other)
+        return inplace.update(self, "mul_", ops.Mul.apply, np.multiply, other)
 
     def div_(self, other) -> Tensor:
         """self /= other, in place; returns self."""
-        return self._update("div_", ops.Div.apply, np.divide, other)
+        return inplace.update(self, "div_", ops.Div.apply, np.divide, other)
 
     def copy_(self, source) -> Tensor:
         """Overwrite self's values with `source`, broadcast to self's shape and cast to its
         dtype (as PyTorch's copy_); returns self."""
-        return self._update("copy_", _replace, None, source, casts=True)
+        return inplace.update(self, "copy_", inplace.replace, None, source, casts=True)
 
     def fill_(self, value) -> Tensor:
         """Set every element to `value`; returns self."""
-        return self._update("fill_", _replace, None, value, casts=True)
+        return inplace.update(self, "fill_", inplace.replace, None, value, casts=True)
 
     def zero_(self) -> Tensor:
         """Set every element to 0; returns self."""
-        return self._update("zero_", _replace, None, 0, casts=True)
+        return inplace.update(self, "zero_", inplace.replace, None, 0, casts=True)
 
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
-
-    def _update(self, name: str, op, ufunc, other, casts: bool = False,
-                target: tuple | None = None) -> Tensor:
-        """self = op(self, other), keeping this Tensor object: recorded as the op inside the
-        graph, written into self's memory (by `ufunc`; None copies) outside it.
-
-        `other` must broadcast to `target` (self's shape by default); with `casts`, any dtype
-        is cast to self's, else the result must keep self's kind (a float stays a float)."""
-        other = other if isinstance(other, Tensor) else self._lift(other)
-        if state.grad_enabled and (self.requires_grad or other.requires_grad):
-            if self._ctx is None and self.requires_grad:
-                raise GraphError(
-                    f"{name}: a leaf tensor that requires grad (shape {self.shape}) is being "
-                    "updated in place while grad mode is on, which would cut it from its own "
-                    "gradient; update parameters inside `with no_grad():` (as optimisers do), "
-                    "or compute a new tensor (w2 = w - x)")
-            viewed = self._viewed_tensor(name)
-            _check_update(name, self, other, self.shape if target is None else target,
-                          None if casts else ufunc)
-            old = self._hand_over()
-            result = op(old, old if other is self else other)
-            if result.dtype != self.dtype:
-                result = result.astype(self.dtype)
-            if viewed is not None:  # write through to the viewed tensor, then view it again
-                old._ctx.write_back(viewed, result)
-                result = old._ctx.view_again(viewed, self.shape)
-            self._take_over(result)
-            return self
-        try:
-            if ufunc is None:
-                np.copyto(self.data, other.data, casting="unsafe")
-            else:
-                ufunc(self.data, other.data, out=self.data)
-        except TypeError:  # numpy's casting error (UFuncTypeError is a TypeError)
-            raise _inplace_dtype_error(name, self, other, ufunc) from None
-        except ValueError as exc:
-            if not self.data.flags.writeable:
-                raise ValueError(f"{name}: this tensor's memory is read-only (shape "
-                                 f"{self.shape}, a broadcast view such as expand()'s); update "
-                                 "a copy: t = t.clone()") from None
-            raise _inplace_shape_error(name, self, other, target) from exc
-        mark_written(self.data)
-        return self
-
-    def _viewed_tensor(self, name: str) -> Tensor | None:
-        """The tensor this one is a view of (x for y = x[0], x.T, x.reshape(...)), which an
-        in-place op inside the graph must update too; None when this one is no view."""
-        node = self._ctx
-        if self.data.base is None or (node is not None and not node.view):
-            return None
-        if node is None or node.inputs is None or not hasattr(node, "write_back"):
-            raise GraphError(
-                f"{name}: this tensor (shape {self.shape}) shares memory with another one (a "
-                "view made outside the graph, an expand() or a freed graph), so an in-place "
-                "op inside the graph cannot update both; update the other tensor itself "
-                "(y[0:2] = ...), do it under no_grad(), or compute a new tensor")
-        base = node.inputs[0]
-        while base._ctx is not None and base._ctx.view and base.data.base is not None:
-            base = base._ctx.inputs[0]
-        if base._ctx is None and base.requires_grad:
-            raise GraphError(
-                f"{name}: this tensor (shape {self.shape}) is a view of a leaf tensor that "
-                f"requires grad (shape {base.shape}); an in-place op on it while grad mode is on "
-                "would cut the leaf from its own gradient; update it inside `with no_grad():`")
-        return node.inputs[0]
-
-    def _hand_over(self) -> Tensor:
-        """A new Tensor that takes this one's current value and place in the graph, so an
-        in-place op can take it as its input while this object becomes the op's output."""
-        old = Tensor._make(self.data, self.requires_grad)
-        old.name = self.name
-        node = self._ctx
-        if node is not None:
-            old._ctx, old._seq = node, self._seq
-            node._output = weakref.ref(old)
-            old._before = getattr(self, "_before", None)
-        self._before = weakref.ref(old)  # ops that took self before this update resolve to old
-        return old
-
-    def _take_over(self, result: Tensor) -> None:
-        """Become `result` (the recorded in-place op's output), as the same Python object."""
-        self.data, self.requires_grad = result.data, result.requires_grad
-        self._ctx, self._seq = result._ctx, result._seq
-        self._ctx._output = weakref.ref(self)
-        # Nodes recorded before this update took this object as an input: their backward must
-        # find the old value and place (`function.recorded_inputs`), not this op's output.
-        note_update(self._seq)
 
     # ---- conversion to Python numbers --------------------------------------------------
     def __float__(self) -> float:
@@ -787,8 +696,8 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         """`t[index] = value`, an in-place update with the rules of `sub_` and the others."""
         index = index.data if isinstance(index, Tensor) else index
-        self._update("setitem", lambda x, y: _assign(x, index, y), _Assign(index), value,
-                     casts=True, target=self.data[index].shape)
+        inplace.update(self, "setitem", lambda x, y: inplace.assign(x, index, y),
+                       inplace.Assign(index), value, casts=True, target=self.data[index].shape)
 
     def draw(self, **options):
         """Draw the graph that made this tensor (see `tinygrad_edu.viz.draw_graph`)."""
@@ -858,69 +767,6 @@ class Tensor:
 def _shape_args(shape: tuple) -> tuple:
     """`f(2, 3)` and `f((2, 3))` alike."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-
-
-def _replace(x: Tensor, y: Tensor) -> Tensor:
-    """y broadcast to x's shape, recorded as `where(True, y, x)`: x's old value gets no
-    gradient (copy_, fill_, zero_ in the graph)."""
-    return ops.Where.apply(y, x, condition=np.ones(x.shape, dtype=bool))
-
-
-class _Assign:
-    """Writes `value` into `array[index]` (the memory path of `t[index] = value`)."""
-
-    def __init__(self, index):
-        self.index = index
-
-    def __call__(self, array, value, out):
-        array[self.index] = value
-
-
-def _assign(x: Tensor, index, y: Tensor) -> Tensor:
-    """x with y written at `index`, recorded: y's gradient is grad[index], x's is grad with
-    zeros at `index`."""
-    target = x.data[index].shape
-    written = np.zeros(x.shape, dtype=np.int64)
-    np.add.at(written, index, 1)
-    if written.max(initial=0) > 1:
-        raise ValueError(f"setitem: the index names some elements of the tensor of shape "
-                         f"{x.shape} more than once, so the value written last would win; "
-                         "give each element once")
-    placed = ops.ScatterAdd.apply(y.astype(x.dtype).expand(target), index=index, shape=x.shape)
-    return ops.Where.apply(placed, x, condition=written.astype(bool))
-
-
-def _check_update(name: str, t: Tensor, other: Tensor, target: tuple, ufunc) -> None:
-    """An in-place op in the graph keeps t's shape, and the kind of t's dtype (floats stay
-    floats) unless it casts (`ufunc` None)."""
-    try:
-        fits = np.broadcast_shapes(target, other.shape) == target
-    except ValueError:
-        fits = False
-    if not fits:
-        raise _inplace_shape_error(name, t, other, target)
-    if ufunc is not None and not np.can_cast(_result_dtype(ufunc, t, other), t.dtype,
-                                             "same_kind"):
-        raise _inplace_dtype_error(name, t, other, ufunc)
-
-
-def _result_dtype(ufunc, t: Tensor, other: Tensor) -> np.dtype:
-    """The dtype numpy's `ufunc` gives for t and other (true division of ints: float64)."""
-    return np.result_type(ufunc(t.data.ravel()[:0], other.data.ravel()[:0]))
-
-
-def _inplace_dtype_error(name: str, t: Tensor, other: Tensor, ufunc) -> DtypeError:
-    result = _result_dtype(ufunc, t, other)
-    return DtypeError(f"{name}: the result has dtype {result}, which this tensor of dtype "
-                      f"{t.dtype} cannot hold (the other operand has dtype {other.dtype}); "
-                      "compute a new tensor instead: t2 = t.astype(np.float32) ...")
-
-
-def _inplace_shape_error(name: str, t: Tensor, other: Tensor, target=None) -> ShapeError:
-    where = "this tensor's shape" if target in (None, t.shape) else "the indexed part's shape"
-    return ShapeError(f"{name}: an operand of shape {other.shape} does not broadcast to {where} "
-                      f"{t.shape if target is None else target}; an in-place op cannot change "
-                      "a tensor's shape: compute a new tensor instead (t2 = t + x)")
 
 
 class ValuesIndices(NamedTuple):
