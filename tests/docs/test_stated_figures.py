@@ -77,18 +77,25 @@ def test_first_03_data_md_states_the_shipped_sample_as_it_is():
         split: len(mnist_sample(split)[1]) for split in ("train", "test", "all")}
 
 
+PY_FILE = re.compile(r"\b(\w+\.py)\b")
+SUBPACKAGE = re.compile(r"\b(\w+/) \(([^)]*)\)")     # `functional/ (losses.py, conv.py)`
+
+
 def _tree_entries(page: str) -> dict[str, list[str]]:
-    """{entry of the tree: the .py files its lines name}, from design.md's first text block."""
-    entries: dict[str, list[str]] = {}
+    """{entry of the tree: the .py files its lines name, as paths inside it}, from design.md's
+    first text block; a package inside a package lists its files in parentheses after it."""
+    texts: dict[str, str] = {}
     name = None
     for line in TEXT_BLOCK.search(page)[1].splitlines()[1:]:
         entry = re.match(r"[├└]── (\S+)", line)
         if entry:
             name = entry[1]
-            entries[name] = []
+            texts[name] = ""
         if name and name.endswith("/"):
-            entries[name] += re.findall(r"\b(\w+\.py)\b", line[len("├── ") + len(name):])
-    return entries
+            texts[name] += " " + line[len("├── ") + len(name):]
+    return {name: [sub + m for sub, inner in SUBPACKAGE.findall(text)
+                   for m in PY_FILE.findall(inner)] + PY_FILE.findall(SUBPACKAGE.sub("", text))
+            for name, text in texts.items()}
 
 
 def test_first_03_design_md_tree_names_every_module_and_package_that_exists():
@@ -100,6 +107,10 @@ def test_first_03_design_md_tree_names_every_module_and_package_that_exists():
     for package, modules in entries.items():
         missing = [m for m in modules if not (PACKAGE / package / m).exists()]
         assert not missing, f"docs/design.md names {package}{missing}, which do not exist"
+        for sub in {m.rsplit("/", 1)[0] for m in modules if "/" in m}:
+            unnamed = sorted(f"{sub}/{p.name}" for p in (PACKAGE / package / sub).glob("*.py")
+                             if p.name != "__init__.py" and f"{sub}/{p.name}" not in modules)
+            assert not unnamed, f"docs/design.md's {package}{sub}/ leaves out {unnamed}"
 
 
 def test_first_03_testing_md_states_gradchecks_tolerances():
