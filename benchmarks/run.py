@@ -330,7 +330,7 @@ def main(argv=None) -> dict:
                         "other processes on a shared machine then cost nothing) or wall time")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--only", help="comma-separated sections: W1,W2,W3,MICRO,INFER,EPOCH,"
-                        "CHAIN,MEMORY")
+                        "CNN,CHAIN,MEMORY")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                         help="comma-separated frameworks (numpy is always included)")
     args = parser.parse_args(argv)

@@ -379,6 +379,22 @@ def _inference_workload(name, description, batch, seed=0):
                     info={"sizes": list(PRESET_SIZES), "batch": batch})
 
 
+def _cnn_workload(name, description, seed=0):
+    """One training step of examples/mnist_cnn.py's network at batch 64 (benchmarks/cnn.py)."""
+    from . import cnn
+
+    def factory(framework):
+        def build():
+            rng = np.random.default_rng(seed)
+            params, (x, labels) = cnn.init_params(rng), cnn.data(rng)
+            train = cnn.FRAMEWORKS[framework](params)
+            return lambda: train(x, labels)
+        return build
+
+    return Workload(name, description, {fw: factory(fw) for fw in cnn.FRAMEWORKS}, 1.15,
+                    info={"batch": cnn.BATCH, "network": "examples/mnist_cnn.py's default"})
+
+
 # ---- the catalogue ---------------------------------------------------------------------
 
 SIZES = {
@@ -409,4 +425,6 @@ def timed_workloads(mode: str = "full") -> list[Workload]:
                             f"{s['infer_b']}, no_grad", s["infer_b"]),
         _epoch_workload("EPOCH", f"784-256-128-10 ReLU, Adam, batch 128, one epoch of "
                         f"{s['epoch_n']} samples", s["epoch_n"], 128, 1e-3),
+        _cnn_workload("CNN", "the CNN example's network (conv-bn-relu-pool x2, linear x2, "
+                      "dropout), batch 64, one Adam step, against numpy im2col"),
     ]

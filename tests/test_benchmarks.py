@@ -18,7 +18,7 @@ from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import assert_grads_close
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ["W1", "W2", "W3", "MICRO", "INFER", "EPOCH"]
+WORKLOADS = ["W1", "W2", "W3", "MICRO", "INFER", "EPOCH", "CNN"]
 
 
 @pytest.fixture(scope="module")
