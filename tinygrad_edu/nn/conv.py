@@ -5,16 +5,16 @@ LeakyReLU, ELU, GELU, SiLU, Softplus."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from .. import function as _function
-from ..errors import ShapeError, _user_stacklevel
+from ..errors import ShapeError
 from ..tensor import Tensor
 from . import functional as F
 from . import init as init_
 from .init import SeedLike
+from .layers import cast_to_parameters
 from .modules import Module, Parameter
 
 
@@ -114,15 +114,7 @@ class Conv2d(Module):
                              f"channels in dim {x.ndim - 3}, but this layer takes "
                              f"{self.in_channels}; give inputs (N, {self.in_channels}, H, W) "
                              f"(a grey image batch (N, H, W) needs x.unsqueeze(1))")
-        dtype = self.weight.dtype
-        if x.dtype != dtype and x.dtype.kind in "fiub":
-            if x.dtype.kind == "f":
-                warnings.warn(f"{self!r}: a {x.dtype} input meets {dtype} parameters; the "
-                              f"input is cast to {dtype}. Convert the data once, for example "
-                              f"Tensor(x, dtype=np.{dtype})", UserWarning,
-                              stacklevel=_user_stacklevel())
-            x = x.astype(dtype)
-        return x
+        return cast_to_parameters(self, x)
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

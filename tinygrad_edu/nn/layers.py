@@ -91,20 +91,27 @@ class Linear(Module):
                 f"inputs of shape (..., {self.in_features}) (flatten images first: "
                 f"x.reshape(len(x), -1)), or build Linear({x.shape[-1] if x.ndim else 1}, "
                 f"{self.out_features})")
-        dtype = self.weight.dtype
-        if x.dtype != dtype and x.dtype.kind in "fiub":
-            if x.dtype.kind == "f":
-                warnings.warn(f"{self!r}: a {x.dtype} input meets {dtype} parameters; the "
-                              f"input is cast to {dtype} (else the whole network would silently "
-                              f"compute in {x.dtype}). Convert the data once, for example "
-                              f"Tensor(x, dtype=np.{dtype})", UserWarning,
-                              stacklevel=_user_stacklevel())
-            x = x.astype(dtype)
-        return x
+        return cast_to_parameters(self, x)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+def cast_to_parameters(layer: Module, x: Tensor) -> Tensor:
+    """`x` in the dtype of `layer.weight`: integers (pixels) cast quietly, floats of another
+    precision with a warning (else numpy would silently compute the whole network in the
+    wider one)."""
+    dtype = layer.weight.dtype
+    if x.dtype != dtype and x.dtype.kind in "fiub":
+        if x.dtype.kind == "f":
+            warnings.warn(f"{layer!r}: a {x.dtype} input meets {dtype} parameters; the input "
+                          f"is cast to {dtype} (else the whole network would silently compute "
+                          f"in {x.dtype}). Convert the data once, for example "
+                          f"Tensor(x, dtype=np.{dtype})", UserWarning,
+                          stacklevel=_user_stacklevel())
+        x = x.astype(dtype)
+    return x
 
 
 def _initial(what: str, init, shape: tuple[int, ...], rng, dtype) -> np.ndarray:
