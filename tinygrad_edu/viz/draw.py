@@ -173,9 +173,7 @@ def draw_graph(tensor: Tensor, *, direction: str = "LR", show_values: bool = Fal
             sub.node(node_id, **attrs[node_id])
         for number, m in clusters[key]:
             with sub.subgraph(name=f"cluster_{number}") as c:
-                c.attr(label=modules.label(m), labeljust="l", fontsize="11",
-                       style="rounded,filled", color="#A7B4C6",
-                       fillcolor=_CLUSTER_FILLS[depth % len(_CLUSTER_FILLS)])
+                _style_cluster(c, modules.label(m), depth)
                 emit(c, id(m), depth + 1)
 
     emit(dot, None, 0)
@@ -212,6 +210,12 @@ def _homes(graph: _Graph) -> dict[str, object]:
         if graph.kind(t) == "parameter" and len(owners) == 1 and owners[0] is not None:
             home[graph.ids[id(t)]] = owners[0]
     return home
+
+
+def _style_cluster(cluster: graphviz.Digraph, label: str, depth: int) -> None:
+    """A module's box: its label top left, filled a shade darker at each level of nesting."""
+    cluster.attr(label=label, labeljust="l", fontsize="11", style="rounded,filled",
+                 color="#A7B4C6", fillcolor=_CLUSTER_FILLS[depth % len(_CLUSTER_FILLS)])
 
 
 def _cluster_tree(used, modules: _Modules) -> dict[int | None, list[tuple[int, object]]]:

@@ -34,6 +34,7 @@ from .draw import (
     _kind_drawn,
     _op_label,
     _small,
+    _style_cluster,
     _tensor_label,
 )
 from .graph import _Graph, _Modules, _Op
@@ -254,12 +255,11 @@ def _dot(graph: _Graph, modules: _Modules, drawn: dict[str, str], collapsed: dic
                 label = (f"<<B>{_esc(modules.label(m))}</B><BR/>"
                          f"{_small(_count(inside.get(cid, 0), 'op') + ', collapsed')}>")
                 sub.node(cid, id=f"n_{cid}", label=label, shape="box", style="rounded,filled",
-                         color="#A7B4C6", fillcolor=_CLUSTER_FILLS[depth % 3], penwidth="2")
+                         color="#A7B4C6", fillcolor=_CLUSTER_FILLS[depth % len(_CLUSTER_FILLS)],
+                         penwidth="2")
                 continue
             with sub.subgraph(name=f"cluster_{number}") as c:
-                c.attr(label=modules.label(m), labeljust="l", fontsize="11",
-                       style="rounded,filled", color="#A7B4C6",
-                       fillcolor=_CLUSTER_FILLS[depth % len(_CLUSTER_FILLS)])
+                _style_cluster(c, modules.label(m), depth)
                 emit(c, id(m), depth + 1)
 
     emit(dot, None, 0)
