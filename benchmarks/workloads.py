@@ -72,18 +72,22 @@ def _numpy_outer_trainer(params, layout, lr):
     return _numpy_trainer(params, layout, lr, columns_model=nb.MLPColumnsOuter)
 
 
+def mlp_logits(ps, x, layout="rows"):
+    """The ReLU MLP's forward pass with any Tensor API: [W1, b1, W2, b2, ...] applied to x."""
+    a, n = x, len(ps) // 2
+    for i in range(n):
+        w, b = ps[2 * i], ps[2 * i + 1]
+        a = a @ w + b if layout == "rows" else w @ a + b
+        if i < n - 1:
+            a = a.relu()
+    return a
+
+
 def autograd_step(ps, opt, F, layout):
     """One SGD step of the ReLU MLP, written once for every framework with a Tensor API
     (tinygrad_edu, older versions of it, PyTorch): forward, mean cross-entropy, backward."""
-    n = len(ps) // 2
-
     def train_step(x, labels):
-        a = x
-        for i in range(n):
-            w, b = ps[2 * i], ps[2 * i + 1]
-            a = a @ w + b if layout == "rows" else w @ a + b
-            if i < n - 1:
-                a = a.relu()
+        a = mlp_logits(ps, x, layout)
         loss = F.cross_entropy(a if layout == "rows" else a.T, labels)
         opt.zero_grad()
         loss.backward()
@@ -127,15 +131,9 @@ def _tinygrad_inplace_trainer(params, layout, lr):
     from tinygrad_edu.nn import functional as F
 
     ps = [Tensor(p.copy(), requires_grad=True) for p in params]
-    n = len(ps) // 2
 
     def train_step(x, labels):
-        a = x
-        for i in range(n):
-            a = a @ ps[2 * i] + ps[2 * i + 1]
-            if i < n - 1:
-                a = a.relu()
-        loss = F.cross_entropy(a, labels)
+        loss = F.cross_entropy(mlp_logits(ps, x), labels)
         for p in ps:
             p.grad = None
         loss.backward()
@@ -153,15 +151,10 @@ def _tinygrad_composed_trainer(params, layout, lr):
     from tinygrad_edu.optim import SGD
 
     ps = [Tensor(p.copy(), requires_grad=True) for p in params]
-    opt, n = SGD(ps, lr=lr), len(ps) // 2
+    opt = SGD(ps, lr=lr)
 
     def train_step(x, y):
-        a = x
-        for i in range(n):
-            a = a @ ps[2 * i] + ps[2 * i + 1]
-            if i < n - 1:
-                a = a.relu()
-        loss = -(y * a.log_softmax(dim=1)).sum(dim=1).mean()
+        loss = -(y * mlp_logits(ps, x).log_softmax(dim=1)).sum(dim=1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
