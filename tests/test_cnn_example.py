@@ -2,38 +2,20 @@
 subprocess as a user runs it; and tinygrad_edu.training, the helpers it shares."""
 
 import json
-import os
-import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_edu as tg
+from tests.example_scripts import ROOT, last_accuracy, run_script
 from tinygrad_edu import training
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mnist_cnn.py"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def run(*args, cwd, check=True):
-    proc = subprocess.run([sys.executable, str(EXAMPLE), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\n"
-                             f"stderr:\n{proc.stderr}")
-    return proc
-
-
-def last_accuracy(stdout: str) -> float:
-    last = stdout.strip().splitlines()[-1]
-    match = re.fullmatch(r"test accuracy: (0\.\d{4}|1\.0000)", last)
-    assert match, f"last line is {last!r}"
-    return float(match.group(1))
+    return run_script(EXAMPLE, *args, cwd=cwd, timeout=300, check=check)
 
 
 @pytest.fixture(scope="module")

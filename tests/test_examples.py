@@ -13,35 +13,21 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_edu as tg
+from tests.example_scripts import ENV, ROOT, last_accuracy, run_script
 from tinygrad_edu import training
 from tinygrad_edu.nn import StateDictError
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "mnist_mlp.py"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1"}
 QUICK = ["--sample", "--no-progress"]
 
 
 def run(*args, cwd, timeout=120, check=True):
-    proc = subprocess.run([sys.executable, str(EXAMPLE), *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\n"
-                             f"stderr:\n{proc.stderr}")
-    return proc
-
-
-def last_accuracy(stdout: str) -> float:
-    last = stdout.strip().splitlines()[-1]
-    match = re.fullmatch(r"test accuracy: (0\.\d{4}|1\.0000)", last)
-    assert match, f"last line is {last!r}"
-    return float(match.group(1))
+    return run_script(EXAMPLE, *args, cwd=cwd, timeout=timeout, check=check)
 
 
 def without_times(metrics: dict) -> dict:
