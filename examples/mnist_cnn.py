@@ -158,13 +158,8 @@ def draw(args) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Train a LeNet-style CNN on MNIST with "
                                             "tinygrad_edu.", allow_abbrev=False)
+    tr.add_data_flags(p)
     a = p.add_argument
-    a("--dataset", choices=tr.DATASETS, help="sample (the default): the shipped 8,000 / "
-      "2,000 digits, offline; mnist or fashion-mnist: a full dataset")
-    a("--sample", action="store_true", help="the same as --dataset sample")
-    a("--data-dir", metavar="DIR", help="the standard IDX files in DIR (full MNIST, or "
-      "Fashion-MNIST with --dataset fashion-mnist)")
-    a("--download", action="store_true", help="fetch a full dataset if it is not here")
     a("--epochs", type=int, default=15, help="passes over the training data (default 15)")
     a("--batch-size", type=int, default=64, help="samples per step (default 64)")
     a("--lr", type=float, default=2e-3, help="Adam's initial learning rate (default 0.002)")
@@ -180,13 +175,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a("--draw", metavar="PATH", help="draw the graph of one training step to PATH (.svg, "
       ".png) instead of training")
     args = p.parse_args(argv)
-    if args.sample and args.dataset not in (None, "sample") or args.sample and args.data_dir:
-        p.error("--sample is the shipped sample: it goes with neither --data-dir nor "
-                "--dataset mnist / fashion-mnist")
-    args.dataset_given = bool(args.dataset or args.sample or args.data_dir)
-    args.dataset = args.dataset or ("mnist" if args.data_dir else "sample")
-    if args.download and args.dataset == "sample":
-        p.error("--download fetches a full dataset: add --dataset mnist (or fashion-mnist)")
+    args.dataset, args.dataset_given = tr.check_data_flags(p, args)
     for name in ("epochs", "batch_size", "width"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")

@@ -453,18 +453,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
       help="zhang: docs 000/003 (784-10-10, full batch); fang: doc 001 (784-128-64-10, "
            "batch 1); khan: doc 002 (784-392-196-10 sigmoid, MSE); default: the best MLP "
            "(the default)")
-    a("--dataset", choices=list(tr.DATASETS),
-      help="sample (the default): the 10,000 MNIST digits shipped in the package (8,000 "
-           "train, 2,000 held-out test), offline; mnist: the full 60,000 / 10,000 digits; "
-           "fashion-mnist: Zalando's clothing images (full datasets: from this machine's "
-           "files, or with --download)")
-    a("--data-dir", metavar="DIR",
-      help="use exactly the standard IDX files in DIR (train-* to train, t10k-* to test): "
-           "full MNIST, or Fashion-MNIST with --dataset fashion-mnist")
-    a("--download", action="store_true",
-      help="with --dataset mnist or fashion-mnist: download the files (checked against "
-           "SHA-256 sums) if they are not on this machine")
-    a("--sample", action="store_true", help="the same as --dataset sample")
+    tr.add_data_flags(p)
     a("--no-download", action="store_true", help=argparse.SUPPRESS)  # the default now
     a("--epochs", type=int, help="passes over the training data (for full-batch training, "
                                   "one epoch is one iteration)")
@@ -515,13 +504,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
     flags = {name for name, value in vars(args).items() if value not in (None, False, 0)}
     _check_modes(p, args, flags)
-    dataset = args.dataset or ("sample" if args.sample or not args.data_dir else "mnist")
-    if args.sample and dataset != "sample" or args.data_dir and dataset == "sample":
-        p.error("--sample is the shipped MNIST sample: it goes with neither --data-dir nor "
-                "--dataset mnist / fashion-mnist")
-    if args.download and dataset == "sample":
-        p.error("--download fetches a full dataset: add --dataset mnist (or fashion-mnist); "
-                "the shipped sample needs no download")
+    dataset, data_given = tr.check_data_flags(p, args)
     preset = args.preset or "default"
     values = {**PRESETS[preset]}
     if preset == "default" and dataset == "fashion-mnist":
@@ -530,7 +513,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     values.update({name: getattr(args, name) for name in given})
     if args.resume and "epochs" not in given:
         values["epochs"] = 0                 # 0: the saved run's own number of epochs
-    if args.load and not (args.dataset or args.sample or args.data_dir):
+    if args.load and not data_given:
         dataset = None                       # None: the data the checkpoint was trained on
     cfg = Config(preset=preset, dataset=dataset, data_dir=args.data_dir,
                  download=args.download, seed=args.seed or 0, limit=args.limit or 0,

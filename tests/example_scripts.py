@@ -1,6 +1,8 @@
 """Running an example script as a user does (a subprocess, the repository on the path, no
-plot windows), shared by tests/test_examples.py and tests/test_cnn_example.py."""
+plot windows), or importing it to call its functions in-process; shared by
+tests/test_examples.py and tests/test_cnn_example.py."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -20,6 +22,19 @@ def run_script(script: Path, *args, cwd, timeout=120, check=True) -> subprocess.
         raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\n"
                              f"stderr:\n{proc.stderr}")
     return proc
+
+
+def import_script(script: Path, monkeypatch):
+    """The script as a module, to call parse_args and main in-process. Its import sets BLAS
+    thread counts with setdefault: they are set here first, so the test process keeps its
+    own."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    spec = importlib.util.spec_from_file_location(f"{script.stem}_example", script)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look the module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def last_accuracy(stdout: str) -> float:

@@ -1,6 +1,8 @@
 """examples/mnist_cnn.py end to end on the shipped MNIST sample, with tiny budgets, in a
-subprocess as a user runs it; and tinygrad_edu.training, the helpers it shares."""
+subprocess as a user runs it; and tinygrad_edu.training, the helpers it shares, with the data
+flags both examples check the same way."""
 
+import itertools
 import json
 import shutil
 
@@ -8,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tests.example_scripts import ROOT, last_accuracy, run_script
+from tests.example_scripts import ROOT, import_script, last_accuracy, run_script
 from tinygrad_edu import training
 
 EXAMPLE = ROOT / "examples" / "mnist_cnn.py"
@@ -51,7 +53,7 @@ def test_cnn_example_checkpoint_holds_batchnorm_buffers_and_load_tests_it(short_
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--sample", "--dataset", "mnist"], "--sample is the shipped sample"),
+    (["--sample", "--dataset", "mnist"], "--sample is the shipped MNIST sample"),
     (["--download"], "--download fetches a full dataset"),
     (["--width", "7"], "--width must be even"),
     (["--lr", "0"], "--lr must be a positive number"),
@@ -83,3 +85,85 @@ def test_cnn_example_draws_its_graph_with_layer_clusters_and_nchw_shapes(tmp_pat
     for text in ("0 (Conv2d)", "1 (BatchNorm2d)", "3 (MaxPool2d)", "11 (Dropout)",
                  "(8, 4, 28, 28) float32", "(8, 8, 5, 5) float32", "dropout mask / 0.75"):
         assert text in dot
+
+
+# the data flags: one check (training.check_data_flags) for both examples
+
+SCRIPTS = {"mnist_mlp": ROOT / "examples" / "mnist_mlp.py", "mnist_cnn": EXAMPLE}
+SAMPLE_CLASH = ("{} is the shipped MNIST sample: it goes with neither --data-dir nor --dataset "
+                "mnist / fashion-mnist; leave out {}, or {}")
+DOWNLOAD_ALONE = ("--download fetches a full dataset: add --dataset mnist (or fashion-mnist), "
+                  "or leave out --download: the shipped sample needs no download")
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    """Both example scripts as modules, to call their parse_args in-process."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield {name: import_script(path, mp) for name, path in SCRIPTS.items()}
+
+
+def data_choice(script, argv: list[str]) -> str | None:
+    """The dataset the script's parse_args settles on; None: --load with no data flag (the
+    checkpoint's own data)."""
+    args = script.parse_args(argv)
+    if hasattr(args, "dataset_given"):                   # mnist_cnn.py: a Namespace
+        return args.dataset if args.dataset_given or not args.load else None
+    return args.dataset                                  # mnist_mlp.py: a Config
+
+
+def data_flag_error(script, capsys, argv: list[str]) -> str:
+    """argparse's exit (status 2, usage line): the text after `error: `."""
+    with pytest.raises(SystemExit) as info:
+        script.parse_args(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith("usage: "), err
+    return err.strip().splitlines()[-1].split("error: ", 1)[1]
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], "sample"),
+    (["--sample"], "sample"),
+    (["--dataset", "sample", "--sample"], "sample"),
+    (["--dataset", "fashion-mnist"], "fashion-mnist"),
+    (["--data-dir", "d"], "mnist"),                     # --data-dir alone: full MNIST
+    (["--data-dir", "d", "--dataset", "fashion-mnist"], "fashion-mnist"),
+    (["--dataset", "mnist", "--download"], "mnist"),
+    (["--load", "m.npz"], None),
+    (["--load", "m.npz", "--sample"], "sample"),
+    (["--load", "m.npz", "--data-dir", "d"], "mnist"),
+    (["--sample", "--dataset", "mnist"],
+     SAMPLE_CLASH.format("--sample", "--sample", "--dataset mnist")),
+    (["--sample", "--data-dir", "d"], SAMPLE_CLASH.format("--sample", "--sample", "--data-dir")),
+    (["--sample", "--dataset", "fashion-mnist", "--data-dir", "d"],
+     SAMPLE_CLASH.format("--sample", "--sample", "--dataset fashion-mnist and --data-dir")),
+    (["--dataset", "sample", "--data-dir", "d"],
+     SAMPLE_CLASH.format("--dataset sample", "--dataset sample", "--data-dir")),
+    (["--download"], DOWNLOAD_ALONE),
+    (["--sample", "--download"], DOWNLOAD_ALONE),
+    (["--load", "m.npz", "--download"], DOWNLOAD_ALONE),
+])
+def test_both_examples_resolve_or_refuse_data_flags_alike(scripts, capsys, name, argv,
+                                                          expected):
+    script = scripts[name]
+    if expected is None or expected in training.DATASETS:
+        assert data_choice(script, argv) == expected
+    else:
+        assert data_flag_error(script, capsys, argv) == expected
+
+
+def test_both_examples_agree_on_every_combination_of_data_flags(scripts, capsys):
+    for dataset, sample, data_dir, download, load in itertools.product(
+            (None, *training.DATASETS), *[(False, True)] * 4):
+        argv = ([f"--dataset={dataset}"] if dataset else []) + (["--sample"] if sample else []) \
+            + (["--data-dir", "d"] if data_dir else []) + (["--download"] if download else []) \
+            + (["--load", "m.npz"] if load else [])
+        outcomes = []
+        for script in scripts.values():
+            try:
+                outcomes.append(data_choice(script, argv))
+            except SystemExit:
+                outcomes.append(capsys.readouterr().err.strip().splitlines()[-1]
+                                .split("error: ", 1)[1])
+        assert outcomes[0] == outcomes[1], argv

@@ -6,7 +6,6 @@ looks for or downloads the full dataset.
 
 import importlib.util
 import json
-import os
 import re
 import signal
 import stat
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tests.example_scripts import ENV, ROOT, last_accuracy, run_script
+from tests.example_scripts import ENV, ROOT, import_script, last_accuracy, run_script
 from tinygrad_edu import training
 from tinygrad_edu.nn import StateDictError
 
@@ -214,15 +213,8 @@ def test_data_dir_uses_exactly_the_files_there(tmp_path):
 
 @pytest.fixture
 def example(monkeypatch):
-    """The script as a module, to call parse_args in-process (its import sets BLAS thread
-    counts with setdefault: set them here first, so the test process keeps its own)."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(name, os.environ.get(name, "1"))
-    spec = importlib.util.spec_from_file_location("mnist_mlp_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module
+    """The script as a module, to call parse_args in-process."""
+    return import_script(EXAMPLE, monkeypatch)
 
 
 def parse_error(example, capsys, *argv) -> str:

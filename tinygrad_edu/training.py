@@ -2,20 +2,23 @@
 
 The examples (`examples/mnist_mlp.py`, `examples/mnist_cnn.py`) keep the network and the
 training step on one screen; the machinery around them lives here, documented once: the data
-(`load_data`), shifts, progress bars, the output folder, checkpoints to load, predictions in
-evaluation mode, and the results (metrics.json, plots, the last lines). Progress bars need the
-`progress` extra (tqdm) and plots the `plot` extra (matplotlib); without them the functions
-return None or [] and the run goes on.
+flags (`add_data_flags`, `check_data_flags`) and the data (`load_data`), shifts, progress
+bars, the output folder, checkpoints to load, predictions in evaluation mode, and the results
+(metrics.json, plots, the last lines). Progress bars need the `progress` extra (tqdm) and
+plots the `plot` extra (matplotlib); without them the functions return None or [] and the run
+goes on.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,6 +36,88 @@ CLASS_NAMES = {
                       "Sneaker", "Bag", "Boot"],
 }
 DOWNLOAD_TIMEOUT = 10.0  # seconds a mirror may stay silent before the next one is tried
+
+
+def add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the flags that choose the data: --dataset, --sample, --data-dir, --download.
+
+    `check_data_flags` checks them after parsing. Both examples take these four flags, with
+    this help text.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_data_flags(parser)
+    >>> parser.parse_args(["--dataset", "fashion-mnist"]).dataset
+    'fashion-mnist'
+    """
+    a = parser.add_argument
+    a("--dataset", choices=DATASETS,
+      help="sample (the default; with --load, the data the checkpoint was trained on): the "
+           "10,000 MNIST digits shipped in the package (8,000 train, 2,000 held-out test), "
+           "offline; mnist: the full 60,000 / 10,000 digits; fashion-mnist: Zalando's "
+           "clothing images (full datasets: from this machine's files, or with --download)")
+    a("--sample", action="store_true", help="the same as --dataset sample")
+    a("--data-dir", metavar="DIR",
+      help="use exactly the standard IDX files in DIR (train-* to train, t10k-* to test): "
+           "full MNIST, or Fashion-MNIST with --dataset fashion-mnist")
+    a("--download", action="store_true",
+      help="with --dataset mnist or fashion-mnist: download the files (checked against "
+           "SHA-256 sums) if they are not on this machine")
+
+
+class DataChoice(NamedTuple):
+    """The dataset the data flags name, and whether any of them was given."""
+
+    dataset: str      # 'sample', 'mnist' or 'fashion-mnist'
+    given: bool       # False: no data flag (--load then tests on the checkpoint's own data)
+
+
+def check_data_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> DataChoice:
+    """The dataset the flags of `add_data_flags` choose, or `parser.error` if they clash.
+
+    Without a flag the data is the shipped sample; --data-dir alone means MNIST.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser `add_data_flags` was called on; its `error` reports a clash.
+    args : argparse.Namespace
+        What `parser.parse_args` returned (read, not changed).
+
+    Returns
+    -------
+    DataChoice
+        `dataset`, and `given`: whether --dataset, --sample or --data-dir was passed.
+
+    Raises
+    ------
+    SystemExit
+        Through `parser.error` (status 2): --sample or --dataset sample with --data-dir or a
+        full --dataset; --download without a full dataset.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_data_flags(parser)
+    >>> check_data_flags(parser, parser.parse_args([]))
+    DataChoice(dataset='sample', given=False)
+    >>> check_data_flags(parser, parser.parse_args(["--data-dir", "files"]))
+    DataChoice(dataset='mnist', given=True)
+    """
+    dataset = args.dataset or ("sample" if args.sample or not args.data_dir else "mnist")
+    if args.sample and dataset != "sample" or args.data_dir and dataset == "sample":
+        chosen = "--sample" if args.sample else "--dataset sample"
+        full = [f"--dataset {args.dataset}"] if args.dataset not in (None, "sample") else []
+        full += ["--data-dir"] if args.data_dir else []
+        parser.error(f"{chosen} is the shipped MNIST sample: it goes with neither --data-dir "
+                     f"nor --dataset mnist / fashion-mnist; leave out {chosen}, or "
+                     f"{' and '.join(full)}")
+    if args.download and dataset == "sample":
+        parser.error("--download fetches a full dataset: add --dataset mnist (or "
+                     "fashion-mnist), or leave out --download: the shipped sample needs no "
+                     "download")
+    return DataChoice(dataset, bool(args.dataset or args.sample or args.data_dir))
 
 
 @dataclass
