@@ -1,5 +1,6 @@
 """Convolutional layers: document 004's layer-form gradients checked with scipy (not with the
-project's im2col), PyTorch's defaults, batch-norm buffers, train() and eval()."""
+project's im2col), PyTorch's defaults, max pooling's indices and unpooling, batch-norm
+buffers, train() and eval()."""
 
 import math
 
@@ -193,6 +194,47 @@ def test_cnn_activation_layers_match_functional():
         nn.GELU("fast")
     with pytest.raises(ValueError, match=r"Dropout: p must be a probability"):
         nn.Dropout(2)
+
+
+# ---- MaxPool2d(return_indices=True) and MaxUnpool2d ---------------------------------------------
+
+
+def test_cnn_maxunpool2d_layer_inverts_maxpool2d_as_in_pytorchs_example():
+    """torch.nn.MaxUnpool2d's documented example; its second part needs output_size."""
+    pool = nn.MaxPool2d(2, stride=2, return_indices=True)
+    unpool = nn.MaxUnpool2d(2, stride=2)
+    x = Tensor(np.arange(1.0, 17.0).reshape(1, 1, 4, 4))
+    out, indices = pool(x)
+    np.testing.assert_array_equal(unpool(out, indices).data[0, 0],
+                                  [[0, 0, 0, 0], [0, 6, 0, 8], [0, 0, 0, 0], [0, 14, 0, 16]])
+    x = Tensor(np.arange(1.0, 21.0).reshape(1, 1, 4, 5))
+    out, indices = pool(x)
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices must lie in \[0, 15\]"):
+        unpool(out, indices)                  # 4 x 5 pooled, then 4 x 4 by default
+    np.testing.assert_array_equal(unpool(out, indices, output_size=x.shape).data[0, 0],
+                                  [[0, 0, 0, 0, 0], [0, 7, 0, 9, 0], [0, 0, 0, 0, 0],
+                                   [0, 17, 0, 19, 0]])
+    assert repr(unpool) == "MaxUnpool2d(kernel_size=2, stride=2, padding=0)"
+    assert repr(pool) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, " \
+                         "ceil_mode=False)"
+
+
+@settings(max_examples=10)
+@given(tst.pool_cases("max", max_side=5))
+def test_cnn_maxpool2d_and_maxunpool2d_layers_match_functional_and_grad(case):
+    options = {k: case[k] for k in ("kernel_size", "stride", "padding")}
+    pool = nn.MaxPool2d(**options, return_indices=True, ceil_mode=case["ceil_mode"])
+    unpool = nn.MaxUnpool2d(**options)
+    x = Tensor(case["x"])
+    out, indices = pool(x)
+    expected, expected_indices = F.max_pool2d(x, **options, ceil_mode=case["ceil_mode"],
+                                              return_indices=True)
+    np.testing.assert_array_equal(out.data, expected.data)
+    np.testing.assert_array_equal(indices.data, expected_indices.data)
+    np.testing.assert_array_equal(
+        unpool(out, indices, x.shape).data,
+        F.max_unpool2d(out, indices, **options, output_size=x.shape).data)
+    check_grad(lambda t: unpool(*pool(t), output_size=t.shape) ** 2, case["x"], order=2)
 
 
 def test_cnn_lenet_trains_one_step_and_checkpoints_its_buffers(tmp_path):

@@ -1,5 +1,6 @@
-"""Convolution, pooling and padding: values against independent references (scipy's
-correlate2d, loops), gradients of first and second order against central differences."""
+"""Convolution, pooling (max_pool2d's indices, max_unpool2d) and padding: values against
+independent references (scipy's correlate2d, loops), gradients of first and second order
+against central differences."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from tinygrad_edu import Tensor, ops
+from tinygrad_edu import Tensor, no_grad, ops
 from tinygrad_edu.errors import DtypeError, ShapeError
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import check_grad
@@ -225,6 +226,190 @@ def test_cnn_max_pool2d_window_of_minus_inf_beside_padding_gets_no_gradient_in_p
     assert np.all(out.data == -np.inf)
     out.sum().backward()
     assert x.grad.shape == (1, 1, 2, 2)
+
+
+# ---- max_pool2d's indices and max_unpool2d ----------------------------------------------------
+
+
+def _pool(case, x=None, **options):
+    """F.max_pool2d with a pool_cases case's arguments, on its x (or another)."""
+    return F.max_pool2d(Tensor(case["x"]) if x is None else x, case["kernel_size"],
+                        case["stride"], case["padding"], case["dilation"], case["ceil_mode"],
+                        **options)
+
+
+def _planes(a):
+    """(N, C, H, W) as (N, C, H W): indices are flat within each plane."""
+    return a.reshape(a.shape[:2] + (-1,))
+
+
+@given(tst.pool_cases("max"))
+def test_cnn_max_pool2d_indices_name_the_elements_the_output_holds(case):
+    out, indices = _pool(case, return_indices=True)
+    assert indices.dtype == np.int64 and indices.shape == out.shape
+    assert not indices.requires_grad
+    np.testing.assert_array_equal(out.data, _pool(case).data)
+    picked = np.take_along_axis(_planes(case["x"]), _planes(indices.data), axis=2)
+    np.testing.assert_array_equal(picked, _planes(out.data))
+
+
+@given(data=st.data(), case=tst.pool_cases("max"))
+def test_cnn_max_pool2d_indices_name_the_elements_that_get_the_gradient(data, case):
+    x = Tensor(case["x"], requires_grad=True)
+    out, indices = _pool(case, x, return_indices=True)
+    g = data.draw(tst.arrays(out.shape))
+    out.backward(Tensor(g))
+    expected = np.zeros(_planes(case["x"]).shape)
+    n, c = np.indices(out.shape[:2], sparse=True)
+    np.add.at(expected, (n[..., None], c[..., None], _planes(indices.data)), _planes(g))
+    np.testing.assert_array_equal(x.grad.data, expected.reshape(x.shape))
+
+
+@given(tst.pool_cases("max"))
+def test_cnn_max_unpool2d_of_max_pool2d_puts_every_maximum_back_and_zeros_elsewhere(case):
+    # max_unpool2d has no dilation (as PyTorch): its sizes are those of undilated windows
+    case = dict(case, dilation=(1, 1))
+    x = case["x"]
+    out, indices = _pool(case, return_indices=True)
+    back = F.max_unpool2d(out, indices, case["kernel_size"], case["stride"], case["padding"],
+                          output_size=x.shape)
+    winners = np.zeros(_planes(x).shape, bool)
+    np.put_along_axis(winners, _planes(indices.data), True, axis=2)
+    np.testing.assert_array_equal(back.data, np.where(winners.reshape(x.shape), x, 0.0))
+
+
+@settings(max_examples=10)
+@given(data=st.data(), case=tst.pool_cases("max", max_side=5))
+def test_cnn_max_unpool2d_grad_matches_numerical(data, case):
+    """First and second order, indices of overlapping windows (a repeated index) included."""
+    case = dict(case, dilation=(1, 1))
+    _, indices = _pool(case, return_indices=True)
+    values = data.draw(tst.arrays(indices.shape))
+    check_grad(lambda v: F.max_unpool2d(v, indices, case["kernel_size"], case["stride"],
+                                        case["padding"], output_size=case["x"].shape) ** 2,
+               values, order=2)
+
+
+@settings(max_examples=10)
+@given(tst.pool_cases("max", max_side=5))
+def test_cnn_max_unpool2d_of_max_pool2d_grad_matches_numerical(case):
+    """An element that wins two overlapping windows comes back once: its gradient too."""
+    case = dict(case, dilation=(1, 1))
+    geometry = (case["kernel_size"], case["stride"], case["padding"])
+    check_grad(lambda x: F.max_unpool2d(*_pool(case, x, return_indices=True), *geometry,
+                                        output_size=x.shape) ** 2, case["x"], order=2)
+
+
+def test_cnn_max_unpool2d_third_derivative_matches_numerical():
+    values = np.random.default_rng(0).normal(size=(1, 2, 2, 3))
+    indices = Tensor(np.array([[[[0, 2, 3], [9, 7, 11]], [[1, 1, 4], [8, 10, 6]]]]))
+    check_grad(lambda v: F.max_unpool2d(v, indices, (2, 1)) ** 3, values, order=3)  # to 4 x 3
+
+
+def test_cnn_max_pool2d_indices_with_ties_and_padding_by_hand():
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [0.0, 0.0, 0.0]]]])
+    # padding 1, stride 2: the windows hold (0,0) | (0,1) (0,2) tied | (1,0) (2,0) | (1,1)
+    # (1,2) (2,1) (2,2); the tie names its first 3, (0, 1): index 0 * 3 + 1
+    t = Tensor(x, requires_grad=True)
+    out, indices = F.max_pool2d(t, 2, padding=1, return_indices=True)
+    np.testing.assert_array_equal(out.data[0, 0], [[1, 3], [3, 3]])
+    np.testing.assert_array_equal(indices.data[0, 0], [[0, 1], [3, 5]])
+    out.sum().backward()
+    np.testing.assert_array_equal(t.grad.data[0, 0], [[1, 1, 0], [1, 0, 1], [0, 0, 0]])
+    back = F.max_unpool2d(out, indices, 2, padding=1, output_size=(3, 3))
+    np.testing.assert_array_equal(back.data[0, 0], [[1, 3, 0], [3, 0, 3], [0, 0, 0]])
+    # stride 1: the two top windows tie at 3 and both name (0, 1), which got both gradients
+    _, indices = F.max_pool2d(Tensor(x), 2, stride=1, return_indices=True)
+    np.testing.assert_array_equal(indices.data[0, 0], [[1, 1], [3, 5]])
+
+
+def test_cnn_max_unpool2d_repeated_index_keeps_one_value_and_gives_it_the_gradient():
+    v = Tensor(np.array([[[[4.0, 4.0, 2.0]]]]), requires_grad=True)
+    out = F.max_unpool2d(v, Tensor(np.array([[[[1, 1, 2]]]])), (1, 2), stride=1)
+    np.testing.assert_array_equal(out.data, [[[[0.0, 4.0, 2.0, 0.0]]]])
+    out.backward(Tensor(np.array([[[[1.0, 10.0, 100.0, 1000.0]]]])))
+    assert sorted(v.grad.data[0, 0, 0, :2]) == [0.0, 10.0] and v.grad.data[0, 0, 0, 2] == 100.0
+
+
+def test_cnn_max_pool2d_indices_of_minus_inf_windows_name_their_first_real_element():
+    out, indices = F.max_pool2d(Tensor(np.full((1, 1, 2, 2), -np.inf)), 2, stride=1, padding=1,
+                                return_indices=True)
+    assert np.all(out.data == -np.inf)
+    np.testing.assert_array_equal(indices.data[0, 0], [[0, 0, 1], [0, 0, 1], [2, 2, 3]])
+
+
+@given(tst.image_batches(max_batch=1, min_side=2, distinct=True))
+def test_cnn_max_pool2d_indices_and_max_unpool2d_take_one_unbatched_image(x):
+    out, indices = F.max_pool2d(Tensor(x[0]), 2, stride=1, return_indices=True)
+    batched, batched_indices = F.max_pool2d(Tensor(x), 2, stride=1, return_indices=True)
+    np.testing.assert_array_equal(out.data, batched.data[0])
+    np.testing.assert_array_equal(indices.data, batched_indices.data[0])
+    back = F.max_unpool2d(out, indices, 2, stride=1)
+    np.testing.assert_array_equal(back.data, F.max_unpool2d(batched, batched_indices, 2,
+                                                            stride=1).data[0])
+
+
+def test_cnn_max_pool2d_with_indices_searches_the_windows_once(monkeypatch):
+    from tinygrad_edu.nn.functional import conv as functional_conv
+    from tinygrad_edu.ops import conv as ops_conv
+    calls, search = [], ops_conv.max_windows
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(ops_conv, "max_windows", counted, raising=True)
+    monkeypatch.setattr(functional_conv, "max_windows", counted, raising=True)
+    F.max_pool2d(Tensor(np.ones((1, 1, 4, 4)), requires_grad=True), 2, return_indices=True)
+    assert len(calls) == 1
+
+
+def test_cnn_max_pool2d_indices_under_no_grad_and_of_an_empty_batch():
+    with no_grad():
+        out, indices = F.max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4),
+                                           requires_grad=True), 2, return_indices=True)
+    assert out.grad_fn is None and indices.data.tolist() == [[[[5, 7], [13, 15]]]]
+    out, indices = F.max_pool2d(Tensor(np.zeros((0, 2, 5, 5))), 2, return_indices=True)
+    assert indices.shape == (0, 2, 2, 2)
+    assert F.max_unpool2d(out, indices, 2, output_size=(5, 5)).shape == (0, 2, 5, 5)
+
+
+def test_cnn_max_pool2d_indices_refuse_a_window_of_padding_alone():
+    x = Tensor(np.array([[[[5.0]]]]))
+    with pytest.raises(ValueError, match=r"max_pool2d: with kernel_size \(2, 1\), stride "
+                                         r"\(1, 1\), padding \(1, 0\) and dilation \(2, 1\), "
+                                         r"a window of the input \(1, 1, 1, 1\) holds padding "
+                                         r"alone.*lower the padding or the dilation"):
+        F.max_pool2d(x, (2, 1), stride=1, padding=(1, 0), dilation=(2, 1), return_indices=True)
+
+
+def test_cnn_max_unpool2d_errors_name_the_op_the_shapes_and_the_fix():
+    out, indices = F.max_pool2d(Tensor(np.arange(25.0).reshape(1, 1, 5, 5)), 2,
+                                return_indices=True)
+    with pytest.raises(ShapeError, match=r"max_unpool2d: indices of shape \(1, 2, 2\) must "
+                                         r"have the input's shape \(1, 1, 2, 2\)"):
+        F.max_unpool2d(out, indices[0], 2)
+    with pytest.raises(DtypeError, match=r"max_unpool2d: indices must be integers, got dtype "
+                                         r"float64.*indices.astype\(np.int64\)"):
+        F.max_unpool2d(out, indices.astype(np.float64), 2)
+    with pytest.raises(TypeError, match=r"max_unpool2d: indices must be a Tensor"):
+        F.max_unpool2d(out, indices.data, 2)
+    # 5 x 5 pooled by 2 is 2 x 2, which unpools to 4 x 4 by default: index 18 does not fit
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices must lie in \[0, 15\] for "
+                                         r"output planes of size \(4, 4\), got values in "
+                                         r"\[6, 18\]; pass output_size="):
+        F.max_unpool2d(out, indices, 2)
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices must lie in \[0, 24\]"):
+        F.max_unpool2d(out, Tensor(-indices.data), 2, output_size=(5, 5))
+    with pytest.raises(ValueError, match=r"max_unpool2d: output_size \(6, 5\) does not fit: "
+                                         r".*unpools to \(4, 4\), and each side must lie "
+                                         r"strictly between \(2, 2\) and \(6, 6\)"):
+        F.max_unpool2d(out, indices, 2, output_size=(6, 5))
+    with pytest.raises(TypeError, match=r"max_unpool2d: output_size must be \(H, W\)"):
+        F.max_unpool2d(out, indices, 2, output_size=(5,))
+    with pytest.raises(ValueError, match=r"max_unpool2d: stride must be >= 1, got 0"):
+        F.max_unpool2d(out, indices, 2, stride=0)
+    assert F.max_unpool2d(out, indices, 2, output_size=(1, 1, 5, 5)).data[0, 0, 3, 3] == 18
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])

@@ -16,6 +16,7 @@ from .conv import (
     Dropout,
     LeakyReLU,
     MaxPool2d,
+    MaxUnpool2d,
     SiLU,
     Softplus,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "LoadResult",
     "LogSoftmax",
     "MaxPool2d",
+    "MaxUnpool2d",
     "Module",
     "ModuleDict",
     "ModuleList",

@@ -1,6 +1,6 @@
 """Layers of a convolutional network, with PyTorch's names, signatures and defaults:
-Conv2d, MaxPool2d, AvgPool2d, Dropout, BatchNorm1d, BatchNorm2d, and the activation layers
-LeakyReLU, ELU, GELU, SiLU, Softplus."""
+Conv2d, MaxPool2d, MaxUnpool2d, AvgPool2d, Dropout, BatchNorm1d, BatchNorm2d, and the
+activation layers LeakyReLU, ELU, GELU, SiLU, Softplus."""
 
 from __future__ import annotations
 
@@ -135,25 +135,65 @@ class Conv2d(Module):
 class MaxPool2d(Module):
     """The largest value of each window (F.max_pool2d); stride = kernel_size by default.
 
+    With return_indices=True the layer returns (output, indices), the indices MaxUnpool2d
+    takes.
+
     Examples
     --------
     >>> from tinygrad_edu import Tensor
     >>> MaxPool2d(2)(Tensor.zeros(1, 3, 28, 28)).shape
     (1, 3, 14, 14)
+    >>> out, indices = MaxPool2d(2, return_indices=True)(Tensor.zeros(1, 3, 28, 28))
+    >>> indices.shape, indices.dtype
+    ((1, 3, 14, 14), dtype('int64'))
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
-                 ceil_mode: bool = False):
+                 return_indices: bool = False, ceil_mode: bool = False):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
+        self.return_indices = return_indices
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)
+                            self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
                 f"padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxUnpool2d(Module):
+    """Max pooling's partial inverse (F.max_unpool2d): each value back at its index, zeros
+    elsewhere; stride = kernel_size by default.
+
+    `forward(input, indices, output_size=None)` takes the output and indices of
+    MaxPool2d(..., return_indices=True); output_size (the pooled input's shape or its
+    (H, W)) when the pooling rounded its size down.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tinygrad_edu import Tensor
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> out, indices = MaxPool2d(2, return_indices=True)(x)
+    >>> MaxUnpool2d(2)(out, indices)
+    Tensor([[[[ 0.,  0.,  0.,  0.],
+              [ 0.,  5.,  0.,  7.],
+              [ 0.,  0.,  0.,  0.],
+              [ 0., 13.,  0., 15.]]]], dtype=float64)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding,
+                              output_size)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, "
+                f"padding={self.padding}")
 
 
 class AvgPool2d(Module):

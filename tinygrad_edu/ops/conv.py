@@ -187,6 +187,64 @@ class Conv2dWeight(_Conv):
         return gx, gg
 
 
+def max_windows(x: np.ndarray, kernel, stride, padding, dilation) -> tuple:
+    """The largest value of each window (padding counting as the lowest value) and `best`,
+    the position of its first maximum among the window's kh kw taps in row-major order."""
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    win = _windows(_pad(x, padding, low), kernel, stride, dilation)  # (N, C, OH, OW, kh, kw)
+    flat = win.reshape(win.shape[:4] + (kernel[0] * kernel[1],))    # one copy
+    best = np.argmax(flat, axis=-1)                                 # first maximum
+    return np.take_along_axis(flat, best[..., None], -1)[..., 0], best
+
+
+def _first_inside(size: int, count: int, k: int, s: int, before: int, d: int) -> np.ndarray:
+    """Along one axis, the first tap of each of `count` windows that lies inside x (0..size-1),
+    or -1 for a window whose taps all fall in the padding."""
+    start = np.arange(count) * s - before
+    skip = -(np.minimum(start, 0) // d)                       # taps in the padding before x
+    first = start + skip * d
+    return np.where((skip < k) & (first < size), first, -1)
+
+
+def pool_winners(best: np.ndarray, geometry: tuple, size: tuple) -> tuple:
+    """Each window's winner as its flat index h * W + w in its own (H, W) plane, and the mask
+    of the windows whose winner is padding (None when there are none).
+
+    `best` as max_windows returns it, `geometry` = (kernel, stride, padding, dilation) with
+    padding (top, bottom, left, right), `size` = (H, W). A winner in the padding gets the
+    index of a neighbouring tap: mask it out before use."""
+    (kh, kw), (sh, sw), (top, _, left, _), (dh, dw) = geometry
+    h, w = size
+    oh, ow = best.shape[2:]
+    # window start plus the winning tap's offset, read from a table of the kh kw offsets:
+    # about 3x faster than divmod(best, kw) and a row and a column product per window
+    start = (np.arange(oh) * sh - top)[:, None] * w + (np.arange(ow) * sw - left)
+    taps = (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)
+    index = start + taps[best]
+    if not any(geometry[2]):                  # no padding: every tap is inside x
+        return index, None
+    i, j = np.divmod(best, kw)
+    rows = (np.arange(oh) * sh - top)[:, None] + i * dh
+    cols = np.arange(ow) * sw - left + j * dw
+    padded = (rows < 0) | (rows >= h) | (cols < 0) | (cols >= w)
+    return index, (padded if padded.any() else None)
+
+
+def pool_indices(best: np.ndarray, geometry: tuple, size: tuple) -> np.ndarray:
+    """max_pool2d's indices (int64, PyTorch's): the flat index h * W + w of each window's
+    first maximum in its (H, W) plane. A window whose real elements all equal the padding's
+    value (-inf) names its first real element, as PyTorch does; one of padding alone, -1."""
+    index, padded = pool_winners(best, geometry, size)
+    if padded is not None:
+        (kh, kw), (sh, sw), (top, _, left, _), (dh, dw) = geometry
+        oh, ow = best.shape[2:]
+        rows = _first_inside(size[0], oh, kh, sh, top, dh)[:, None]
+        cols = _first_inside(size[1], ow, kw, sw, left, dw)
+        first = np.where((rows < 0) | (cols < 0), -1, rows * size[1] + cols)
+        index = np.where(padded, first, index)
+    return index.astype(np.int64, copy=False)
+
+
 class MaxPool2d(Function):
     """out[n, c, a, b] = the largest x in the window at (a s, b s) (padding counts as -inf)
 
@@ -194,48 +252,60 @@ class MaxPool2d(Function):
     order, as PyTorch's CPU kernel does. Windows may overlap (stride < kernel): an element
     that wins several windows gets the sum of their gradients. `padding` is
     (top, bottom, left, right); ceil_mode's extra bottom and right rows are padding too.
+    `pooled` is max_windows' (out, best) when the caller computed it already (to read the
+    winners' indices from `best`): the windows are searched once.
     """
 
-    def forward(self, x, kernel, stride, padding, dilation):
-        low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xp = _pad(x, padding, low)
-        win = _windows(xp, kernel, stride, dilation)                  # (N, C, OH, OW, kh, kw)
-        flat = win.reshape(win.shape[:4] + (kernel[0] * kernel[1],))  # one copy
-        best = np.argmax(flat, axis=-1)                               # first maximum
-        out = np.take_along_axis(flat, best[..., None], -1)[..., 0]
-        self.best, self.geometry, self.x_shape = best, (kernel, stride, padding, dilation), \
-            x.shape
+    def forward(self, x, kernel, stride, padding, dilation, pooled=None):
+        geometry = (kernel, stride, padding, dilation)
+        out, self.best = max_windows(x, *geometry) if pooled is None else pooled
+        self.geometry, self.x_shape = geometry, x.shape
         return out
-
-    def _winners(self):
-        """The winner of each window as a flat index into x, and the mask of windows whose
-        winner is padding (all their real elements are -inf: no gradient), or None."""
-        (kh, kw), (sh, sw), (top, _, left, _), (dh, dw) = self.geometry
-        n, c, h, w = self.x_shape
-        oh, ow = self.best.shape[2:]
-        # window start (row-major flat index in x) plus the tap's offset within the window
-        start = (np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
-                 + (np.arange(oh) * sh - top)[:, None] * w + (np.arange(ow) * sw - left))
-        taps = (np.arange(kh)[:, None] * dh * w + np.arange(kw) * dw).reshape(-1)
-        index = start + taps[self.best]
-        if not any(self.geometry[2]):
-            return index.reshape(-1), None
-        i, j = np.divmod(self.best, kw)
-        rows = (np.arange(oh) * sh - top)[:, None] + i * dh
-        cols = np.arange(ow) * sw - left + j * dw
-        padded = (rows < 0) | (rows >= h) | (cols < 0) | (cols >= w)
-        if not padded.any():
-            return index.reshape(-1), None
-        return np.where(padded, 0, index).reshape(-1), ~padded
 
     def backward(self, grad):
         # dout/dx = 1 at each window's winner, 0 elsewhere: grad added at the winners
-        index, keep = self._winners()
-        if keep is not None:
-            grad = grad * _const(keep)
-        size = int(np.prod(self.x_shape))
-        flat = ScatterAdd.apply(grad.reshape(-1), index=index, shape=(size,))
+        n, c, h, w = self.x_shape
+        index, padded = pool_winners(self.best, self.geometry, (h, w))
+        if padded is not None:               # a winner in the padding: no gradient
+            grad = grad * _const(~padded)
+            index = np.where(padded, 0, index)
+        index = index + np.arange(n * c).reshape(n, c, 1, 1) * (h * w)   # into x, flat
+        flat = ScatterAdd.apply(grad.reshape(-1), index=index.reshape(-1), shape=(n * c * h * w,))
         return flat.reshape(self.x_shape)
+
+
+class MaxUnpool2d(Function):
+    """out[n, c].flat[index[n, c, a, b]] = x[n, c, a, b], 0 elsewhere: out (N, C, H, W)
+
+    max_pool2d's partial inverse: each value goes back to where its index says (`index`,
+    int64, in its own (H, W) plane, a constant). dL/dx = grad gathered at the same indices:
+    a GetItem, whose own backward is a ScatterAdd, so every derivative order works. An index
+    named twice (overlapping windows won by one element) keeps one of its values, and only
+    that value gets the gradient; PyTorch's gather gives it to every copy.
+    """
+
+    def forward(self, x, index, size):
+        n, c = x.shape[:2]
+        plane = size[0] * size[1]
+        flat = (index + np.arange(n * c).reshape(n, c, 1, 1) * plane).reshape(-1)
+        order = np.arange(flat.size)
+        writer = np.empty(n * c * plane, np.intp)
+        writer[flat] = order                      # one write per position survives
+        kept = writer[flat] == order
+        self.flat, self.kept = flat, (None if kept.all() else kept)
+        out = np.zeros(n * c * plane, dtype=x.dtype)
+        if self.kept is None:
+            out[flat] = x.reshape(-1)
+        else:
+            out[flat[kept]] = x.reshape(-1)[kept]
+        return out.reshape((n, c) + tuple(size))
+
+    def backward(self, grad):
+        (x,) = self.inputs
+        gathered = GetItem.apply(grad.reshape(-1), index=self.flat)
+        if self.kept is not None:                 # a value overwritten by its twin: 0
+            gathered = gathered * _const(self.kept)
+        return gathered.reshape(x.shape)    # dout/dx = 1 at the position x went to and stayed
 
 
 class Pad(Function):
