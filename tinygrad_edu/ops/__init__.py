@@ -7,7 +7,7 @@ Gradients may keep a broadcast shape; the engine sums them back to each input's 
 One module per kind: `elementwise` (binary with broadcasting, unary, clamp, cast), `reduce`
 (sum, max/min, softmax, log_softmax), `losses` (cross-entropy and NLL as single ops),
 `linalg` (matmul), `movement` (reshape, permute, expand, indexing, cat, stack), `conv`
-(convolution, its two gradients, max pooling, constant padding), `activations` (erf, softplus).
+(convolution, its two gradients, max pooling and unpooling, padding), `activations` (erf, softplus).
 Every op is also a name here: `ops.Add`, `ops.MatMul`.
 """
 
@@ -20,6 +20,7 @@ from .conv import (  # noqa: F401
     Conv2dWeight,
     ConvTranspose2d,
     MaxPool2d,
+    MaxUnpool2d,
     Pad,
 )
 from .elementwise import (  # noqa: F401

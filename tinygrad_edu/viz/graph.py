@@ -61,6 +61,7 @@ BACKWARD_RULES: dict[str, str] = {
     "ConvTranspose2d": "dx = conv(g, y), dy = g correlated with x",
     "Conv2dWeight": "dx = conv_transpose(y, g), dy = conv(x, g)",
     "MaxPool2d": "dx = g at each window's first maximum, 0 elsewhere",
+    "MaxUnpool2d": "dx = g gathered at the indices",
     "Pad": "dx = g with the padding cut off",
     "Erf": "dx = g * 2/sqrt(pi) * exp(-x^2)",
     "Softplus": "dx = g * sigmoid(beta x) (g where beta x > threshold)",
