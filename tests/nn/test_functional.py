@@ -525,6 +525,36 @@ def test_cnn_cross_entropy_weight_ignore_index_and_label_smoothing_match_pytorch
                                          label_smoothing=smoothing), logits, order=2)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data())
+def test_cross_entropy_and_nll_ignore_a_non_negative_ignore_index(reduction, data):
+    # regression: with no weight and no smoothing, a label equal to a non-negative
+    # ignore_index (a class, or C used as padding) was counted as an ordinary label
+    n, c = data.draw(st.integers(2, 6)), data.draw(st.integers(2, 5))
+    logits = data.draw(tst.arrays(shape=(n, c)))
+    ignore_index = data.draw(st.integers(0, c))
+    target = data.draw(hnp.arrays(np.int64, n, elements=st.integers(0, c - 1)))
+    target[1] = (ignore_index + 1) % c         # one sample that counts (none: the mean is NaN)
+    ignored = data.draw(hnp.arrays(bool, n))
+    ignored[0], ignored[1] = True, False       # and one that carries ignore_index
+    target = np.where(ignored, ignore_index, target)
+    expected = np_weighted_ce(logits, target, None, ignore_index, 0.0, reduction)
+    for loss, scores in ((F.cross_entropy, logits), (F.nll_loss, _np_log_softmax(logits, 1))):
+        out = loss(Tensor(scores), target, ignore_index=ignore_index, reduction=reduction)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+        check_grad(lambda t, loss=loss: loss(t, target, ignore_index=ignore_index,
+                                             reduction=reduction), scores, order=2)
+
+
+def test_cross_entropy_ignore_index_of_a_class_drops_those_samples():
+    # regression: labels [1, 0] with ignore_index=1 is the loss of the second sample alone
+    logits = np.array([[1.0, 2.0], [3.0, -1.0]])
+    x = Tensor(logits, requires_grad=True)
+    F.cross_entropy(x, np.array([1, 0]), ignore_index=1).backward()
+    p = np.exp(logits[1]) / np.exp(logits[1]).sum()
+    np.testing.assert_allclose(x.grad.data, [[0.0, 0.0], p - [1.0, 0.0]], rtol=1e-12)
+
+
 def test_cnn_nll_loss_weighted_mean_is_sum_of_wl_over_sum_of_w():
     log_probs = np.log(np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]))
     target, weight = np.array([0, 1, 1]), np.array([1.0, 3.0])

@@ -118,9 +118,10 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
         dtype = logits.dtype if logits.dtype.kind == "f" else np.dtype(np.float64)
         weight = _class_weight("cross_entropy", weight, logits.shape[class_dim], dtype)
     if target.dtype.kind in "iu":
-        # one reduction, as before: a negative label is ignore_index's or an error
+        # one reduction, as before: a negative label is ignore_index's or an error; a
+        # non-negative ignore_index (rare) costs a search of its own
         negative = target.size and np.minimum.reduce(target, axis=None) < 0
-        if weight is not None or label_smoothing or negative:
+        if weight is not None or label_smoothing or negative or _labelled(target, ignore_index):
             _check_class_target("cross_entropy", logits, np.where(target == ignore_index, 0,
                                                                   target))
             return _cross_entropy_general(logits, target, weight, ignore_index, reduction,
@@ -142,6 +143,12 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
             target = target * weight.reshape((classes,) + (1,) * (logits.ndim - 1 - class_dim))
         return ops.CrossEntropy.apply(logits, target=target.astype(dtype), reduction=reduction)
     return ops.CrossEntropy.apply(logits, target=target, reduction=reduction)
+
+
+def _labelled(target: np.ndarray, ignore_index: int) -> bool:
+    """Some sample carries a non-negative ignore_index (a negative one is found by the search
+    for negative labels): the fused op knows no ignored samples, so the general path runs."""
+    return ignore_index >= 0 and bool((target == ignore_index).any())
 
 
 def _cross_entropy_general(logits, target, weight, ignore_index, reduction, smoothing):
@@ -191,7 +198,7 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100,
         raise DtypeError(f"nll_loss: target must hold integer class indices, got dtype "
                          f"{target.dtype}")
     negative = target.size and np.minimum.reduce(target, axis=None) < 0
-    if weight is not None or negative:
+    if weight is not None or negative or _labelled(target, ignore_index):
         _check_class_target("nll_loss", log_probs, np.where(target == ignore_index, 0, target))
         dtype = log_probs.dtype if log_probs.dtype.kind == "f" else np.dtype(np.float64)
         weight = _class_weight("nll_loss", weight, log_probs.shape[1 if log_probs.ndim > 1
