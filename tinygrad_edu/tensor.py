@@ -527,8 +527,18 @@ class Tensor:
     @_accepts_axis
     def std(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
             correction: int = 1) -> Tensor:
-        """Standard deviation over `dim`: the square root of `var` (same `correction`)."""
-        return self.var(dim, keepdim, correction).sqrt()
+        """Standard deviation over `dim`: the square root of `var` (same `correction`).
+
+        Where the values are all equal (std 0) the gradient is 0, as PyTorch's: sqrt's slope
+        is infinite at 0 and var's is 0 there, and their product would be NaN.
+        """
+        var = self.var(dim, keepdim, correction)
+        flat = var.data == 0
+        if not flat.any():
+            return var.sqrt()
+        # sqrt of 1 instead of 0 where var is 0, and the result 0 there: the gradient that
+        # reaches var (and every derivative after it) is 0 at those places, never 0 * inf
+        return where(flat, 0.0, where(flat, 1.0, var).sqrt())
 
     @_accepts_axis
     def logsumexp(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:

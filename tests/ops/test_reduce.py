@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, grad
 from tinygrad_edu.testing import assert_grads_close, check_grad
 from tinygrad_edu.testing import strategies as tst
 
@@ -85,6 +85,26 @@ def test_mean_keeps_float32():
     assert out.dtype == np.float32
     out.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+@given(x=tst.distinct_arrays((4, 3)), correction=st.sampled_from([0, 1]))
+def test_std_of_equal_values_is_zero_with_gradient_zero(x, correction):
+    # regression: std over a column of equal values gave the gradient 0 * inf = NaN; it is 0
+    # (PyTorch's choice; the central difference is 0 too, std(c + e) = std(c - e)), and the
+    # other columns keep their gradient (x - mean) / ((N - correction) std)
+    x = x.copy()
+    x[:, 1] = x[0, 1]
+    t = Tensor(x, requires_grad=True)
+    out = t.std(0, correction=correction)
+    assert out.data[1] == 0.0
+    (g,) = grad(out.sum(), t, create_graph=True)
+    dev = x - x.mean(0)
+    std = np.sqrt((dev ** 2).sum(0) / (4 - correction))
+    expected = np.divide(dev, (4 - correction) * std, out=np.zeros_like(x), where=std > 0)
+    np.testing.assert_allclose(g.data, expected, rtol=1e-9, atol=1e-12)
+    (gg,) = grad((g * g).sum(), t)
+    assert np.isfinite(gg.data).all() and (gg.data[:, 1] == 0).all()
+    check_grad(lambda a: a.std(0, correction=correction), x)
 
 
 # ---- max and min ----------------------------------------------------------------------------
