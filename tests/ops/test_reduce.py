@@ -153,6 +153,22 @@ def test_min_ties_split_the_gradient_evenly():
     np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5], [0.5, 0.0]])
 
 
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_a_nan_is_the_max_and_min_and_takes_the_gradient(name):
+    # regression: the result is the NaN, but NaN != NaN found no winner, so no element got
+    # the gradient; it goes to the NaN (split between NaNs), as PyTorch's max() and max(dim)
+    x = Tensor([[1.0, np.nan, 2.0, np.nan], [4.0, 3.0, 0.0, 3.0]], requires_grad=True)
+    getattr(x, name)().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    x.grad = None
+    values, indices = getattr(x, name)(1)
+    values.sum().backward()
+    assert indices.tolist() == [1, 0 if name == "max" else 2]
+    winner = 0.0 if name == "max" else 1.0
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.0, 0.5], [1 - winner, 0.0,
+                                                                      winner, 0.0]])
+
+
 @given(x=tst.arrays(min_dims=1))
 def test_max_grad_sums_to_the_number_of_maxima_taken(x):
     t = Tensor(x, requires_grad=True)

@@ -26,7 +26,7 @@ class Sum(Function):
 
 
 class Max(Function):
-    """out = max of x over dims; ties share the gradient evenly"""
+    """out = max of x over dims; ties share the gradient evenly (NaNs, which propagate, win)"""
 
     reduce = staticmethod(np.max)
 
@@ -38,6 +38,8 @@ class Max(Function):
                              f"{dims}; reduce over dims that have elements")
         out = self.reduce(x, axis=dims, keepdims=True)
         winners = x == out
+        if x.dtype.kind == "f" and np.isnan(out).any():  # a NaN is the result (and NaN != NaN)
+            winners |= np.isnan(x) & np.isnan(out)
         self.share = winners / np.maximum(winners.sum(axis=dims, keepdims=True), 1)
         self.share = self.share.astype(x.dtype, copy=False)
         self.keepdim, self.kept_shape = keepdim, out.shape
