@@ -168,6 +168,16 @@ def test_pow_grad_wrt_exponent_is_zero_where_the_base_is_zero():
     check_grad(lambda y: Tensor(np.array([0.0, 1.5])) ** y, np.array([1.5, 0.7]), order=2)
 
 
+def test_pow_grad_wrt_a_negative_exponent_at_base_zero_is_minus_infinity():
+    # regression: 0^y = inf for y < 0, and d/dy = out ln x = inf * -inf = -inf (PyTorch's
+    # value); the rule's ln 1 = 0, meant for y >= 0 where 0^y is flat, gave inf * 0 = NaN
+    base = Tensor(np.array([0.0, 0.0, 0.0]))
+    exponent = Tensor(np.array([-1.0, -0.5, 2.0]), requires_grad=True)
+    with np.errstate(divide="ignore"):   # 0 ** -1 and ln 0: the infinities under test
+        (base ** exponent).backward(Tensor(np.array([1.0, -2.0, 1.0])))
+    np.testing.assert_array_equal(exponent.grad.data, [-np.inf, np.inf, 0.0])
+
+
 def test_pow_mixed_second_derivative_is_symmetric_where_the_exponent_is_zero():
     # d2(x^y)/dx dy = x^(y-1) (1 + y ln x): 0.5 at x = 2, y = 0, along both paths
     x = Tensor(np.array([2.0, 3.0]), requires_grad=True)

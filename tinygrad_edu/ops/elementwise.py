@@ -91,8 +91,9 @@ class Pow(_Broadcasting):
             base = _one_where(x, (x.data == 0) & (y.data == 0))
             gx = grad * y * base ** (y - 1)
         if self.needs_input_grad[1]:
-            # dout/dy = out ln x; at x = 0, 0^y is flat (0 for y > 0): use ln 1 = 0 there
-            gy = grad * self.output * _one_where(x, x.data == 0).log()
+            # dout/dy = out ln x; at x = 0, 0^y is flat (0 for y > 0): use ln 1 = 0 there;
+            # for y < 0, 0^y = inf and the slope inf * ln 0 = -inf stays (PyTorch's rule)
+            gy = grad * self.output * _one_where(x, (x.data == 0) & (y.data >= 0)).log()
         return gx, gy
 
 
