@@ -465,6 +465,17 @@ def test_cnn_binary_cross_entropy_clamps_logs_at_minus_100_and_refuses_non_proba
         F.binary_cross_entropy(Tensor([[0.5], [0.5]]), [1.0, 0.0])
 
 
+def test_binary_cross_entropy_grad_is_the_derivative_of_the_clamped_loss():
+    # the documented difference from PyTorch (which caps 1 / (p (1 - p)) at 1e12): a clamped
+    # log adds 0, an unclamped one its exact slope, -y / p = -1e20 at p = 1e-20
+    p = Tensor(np.array([0.0, 1.0, 1e-20, 0.5]), requires_grad=True)
+    y = Tensor(np.array([1.0, 0.0, 1.0, 0.25]), requires_grad=True)
+    F.binary_cross_entropy(p, y, reduction="sum").backward()
+    np.testing.assert_allclose(p.grad.data, [0.0, 0.0, -1e20, 1.0], rtol=1e-12)
+    # d/dy = log(1 - p) - log(p), each log clamped at -100 as in the loss
+    np.testing.assert_allclose(y.grad.data, [100.0, -100.0, -np.log(1e-20), 0.0], rtol=1e-12)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(data=st.data())
 def test_cnn_bce_with_logits_is_bce_of_sigmoid_and_grad_matches_numerical(reduction, data):

@@ -325,9 +325,14 @@ def _weighted_nll(op: str, log_probs: Tensor, target: np.ndarray, weight, ignore
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-w (y log p + (1 - y) log(1 - p)) for probabilities p = input, each log clamped at -100.
 
-    As PyTorch: the logs are clamped at -100 so that p = 0 or 1 gives a finite loss (the
-    gradient is 0 where a log is clamped); p outside [0, 1] is an error. Prefer
-    `binary_cross_entropy_with_logits` on scores: it is stable where this one saturates.
+    As PyTorch: the logs are clamped at -100 so that p = 0 or 1 gives a finite loss; p
+    outside [0, 1] is an error. The gradient is the derivative of that clamped loss: a
+    clamped log adds 0 to it, and where neither is clamped it is w (p - y) / (p (1 - p)),
+    even where p (1 - p) < 1e-12.
+    (PyTorch's backward differs there: it divides by max(p (1 - p), 1e-12), so p = 0 or 1
+    gets about 1e12 (p - y), and its target gradient is the unclamped log(1 - p) - log p.)
+    Prefer `binary_cross_entropy_with_logits` on scores: it is stable where this one
+    saturates.
 
     Examples
     --------
