@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, grad
 from tinygrad_edu.errors import DtypeError, ShapeError
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import assert_grads_close, check_grad
@@ -583,6 +583,27 @@ def test_cnn_cross_entropy_ignores_label_minus_100_by_default_and_all_ignored_is
     assert np.isnan(F.cross_entropy(Tensor(logits), np.array([-100, -100])).item())
     with pytest.raises(ValueError, match=r"cross_entropy"):
         F.cross_entropy(Tensor(logits), np.array([1, -3]))
+
+
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.2}, {"weight": [1.0, 2.0]},
+                                     {"ignore_index": 1}])
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_the_mean_over_all_ignored_samples_is_nan_with_gradient_zero(loss, options):
+    # regression: 0/0 = NaN was reached through a multiplication by NaN, so every element's
+    # gradient was NaN too; no sample counts, so the gradient is 0 (PyTorch's value)
+    if loss == "nll_loss" and "label_smoothing" in options:
+        return
+    label = options.get("ignore_index", -100)
+    for shape, target in (((2, 2), np.array([label, label])), ((2,), np.array(label))):
+        x = Tensor(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape),
+                   requires_grad=True)
+        out = getattr(F, loss)(x, target, **options)
+        assert np.isnan(out.item())
+        (g,) = grad(out, x, create_graph=True)
+        np.testing.assert_array_equal(g.data, np.zeros(shape))
+        if g.requires_grad:                   # the second derivative is 0 too
+            (gg,) = grad(g.sum(), x, allow_unused=True)
+            assert gg is None or not gg.data.any()
 
 
 def test_cnn_cross_entropy_refuses_reduction_passed_as_weight_and_bad_smoothing():

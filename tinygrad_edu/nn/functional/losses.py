@@ -76,7 +76,7 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
         sum_c weight_c y_nc log p_nc, and the mean divides by N).
     ignore_index : int
         Samples with this label add nothing and do not count in the mean (-100 by default,
-        as PyTorch). Class indices only.
+        as PyTorch; all ignored: the mean is NaN and its gradient 0). Class indices only.
     reduction : {'mean', 'sum', 'none'}
         Average or add the per-sample losses, or return them.
     label_smoothing : float
@@ -169,7 +169,7 @@ def _cross_entropy_general(logits, target, weight, ignore_index, reduction, smoo
     if reduction == "mean":
         safe = np.where(keep, target, 0)
         total = keep.sum() if weight is None else np.where(keep, weight[safe], 0).sum()
-        smooth = smooth.sum() * (1.0 / total if total else float("nan"))
+        smooth = _mean_of(smooth.sum(), total, keep.any())
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - smoothing) + smooth * (smoothing / classes)
@@ -183,7 +183,8 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100,
     picked by its index (memory grows with N, not with C); the mean over no samples is NaN.
     With a class `weight` (shape (C,)) sample n's loss is -weight[t_n] log_probs[n, t_n] and
     the mean is sum_n w[t_n] l_n / sum_n w[t_n], as PyTorch; samples labelled `ignore_index`
-    (-100 by default) add nothing and do not count (all ignored: the mean is NaN).
+    (-100 by default) add nothing and do not count (all ignored: the mean is NaN, and its
+    gradient 0, as PyTorch's).
 
     Examples
     --------
@@ -318,8 +319,19 @@ def _weighted_nll(op: str, log_probs: Tensor, target: np.ndarray, weight, ignore
         return losses
     if reduction == "sum":
         return losses.sum()
-    total = per_sample.sum()
-    return losses.sum() * (1.0 / total if total else float("nan"))   # 0/0 is NaN, as PyTorch
+    return _mean_of(losses.sum(), per_sample.sum(), keep.any())
+
+
+def _mean_of(total_loss: Tensor, total, counted: bool) -> Tensor:
+    """total_loss / total, the mean over the samples that count. Over none (all ignored) it
+    is 0/0, NaN, as PyTorch, with the gradient 0, as PyTorch's: no sample contributed.
+    Counted samples whose class weights are all 0 give NaN in the gradient too (PyTorch's
+    0 * (g / 0))."""
+    if total:
+        return total_loss * (1.0 / total)
+    if not counted:
+        return total_loss * 0.0 + float("nan")
+    return total_loss * float("nan")
 
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
