@@ -350,7 +350,7 @@ def test_cnn_max_pool2d_indices_and_max_unpool2d_take_one_unbatched_image(x):
 
 
 def test_cnn_max_pool2d_with_indices_searches_the_windows_once(monkeypatch):
-    from tinygrad_edu.nn.functional import conv as functional_conv
+    from tinygrad_edu.nn.functional import pooling as functional_conv
     from tinygrad_edu.ops import conv as ops_conv
     calls, search = [], ops_conv.max_windows
 

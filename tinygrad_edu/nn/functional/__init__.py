@@ -9,7 +9,8 @@ One module per kind; every name is also here, so `F.cross_entropy` works as befo
   binary_cross_entropy_with_logits, one_hot
 - `activations`: softmax, log_softmax, relu, sigmoid, tanh, leaky_relu, elu, gelu, silu,
   softplus, and linear
-- `conv`: conv2d, conv1d, max_pool2d, max_unpool2d, avg_pool2d, pad
+- `conv`: conv2d, conv1d, pad
+- `pooling`: max_pool2d, max_unpool2d, avg_pool2d
 - `regularization`: dropout, batch_norm (the two that depend on `training`)
 - `_checks`: the argument check they share
 """
@@ -28,7 +29,7 @@ from .activations import (
     tanh,
 )
 from .conv import _pair as _pair  # nn.conv checks its layers' arguments with it
-from .conv import avg_pool2d, conv1d, conv2d, max_pool2d, max_unpool2d, pad
+from .conv import conv1d, conv2d, pad
 from .losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -37,6 +38,7 @@ from .losses import (
     nll_loss,
     one_hot,
 )
+from .pooling import avg_pool2d, max_pool2d, max_unpool2d
 from .regularization import batch_norm, dropout
 
 __all__ = [
