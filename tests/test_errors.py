@@ -173,10 +173,11 @@ def test_a_dim_that_is_not_an_int():
         _x(2, 3).sum(1.5)
 
 
-def test_softmax_of_a_0d_tensor_suggests_dim_none():
-    with pytest.raises(DimError, match=r"^softmax: dim -1 is out of range for a tensor of shape "
+def test_softmax_of_a_0d_tensor_along_dim_1_suggests_dim_none():
+    # dim 0 and -1 name the one element of a 0-d tensor, as in PyTorch; any other dim is wrong
+    with pytest.raises(DimError, match=r"^softmax: dim 1 is out of range for a tensor of shape "
                        r"\(\).*a 0-d tensor has no dims"):
-        Tensor(np.array(1.0)).softmax()
+        Tensor(np.array(1.0)).softmax(1)
 
 
 def test_flatten_with_start_after_end():

@@ -22,6 +22,8 @@ def normalize_dims(dim, shape, op: str) -> tuple[int, ...]:
     if dim is None:
         return tuple(range(ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    if ndim == 0 and all(d in (0, -1) for d in dims if isinstance(d, (int, np.integer))):
+        return ()  # PyTorch lets dim 0 (or -1) name a 0-d tensor's one element: nothing to reduce
     out = tuple(sorted({normalize_dim(d, ndim, op, shape) for d in dims}))
     if len(out) != len(dims):
         raise DimError(f"{op}: dim {dim} names a dim twice for a tensor of shape "

@@ -601,7 +601,7 @@ class Tensor:
         return self._arg("argmin", dim, keepdim)
 
     def _arg(self, name: str, dim: int | None, keepdim: bool) -> Tensor:
-        if dim is None:
+        if dim is None or self.ndim == 0 and dim in (0, -1):  # (a 0-d tensor's dim 0: PyTorch)
             return Tensor._make(np.asarray(getattr(self.data, name)()), False)
         from .shapes import normalize_dim
         d = normalize_dim(dim, self.ndim, name, self.shape)
@@ -609,10 +609,14 @@ class Tensor:
 
     @_accepts_axis
     def softmax(self, dim: int = -1) -> Tensor:
+        if self.ndim == 0 and dim in (0, -1):  # PyTorch lets dim 0 name a 0-d tensor's element
+            return self.reshape(1).softmax(0).reshape(())
         return ops.Softmax.apply(self, dim=dim)
 
     @_accepts_axis
     def log_softmax(self, dim: int = -1) -> Tensor:
+        if self.ndim == 0 and dim in (0, -1):  # as softmax
+            return self.reshape(1).log_softmax(0).reshape(())
         return ops.LogSoftmax.apply(self, dim=dim)
 
     # ---- movement ----------------------------------------------------------------------

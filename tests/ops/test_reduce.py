@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Tensor, grad
+from tinygrad_edu.errors import DimError
 from tinygrad_edu.testing import assert_grads_close, check_grad
 from tinygrad_edu.testing import strategies as tst
 
@@ -291,3 +292,30 @@ def test_log_softmax_is_stable_where_the_naive_form_overflows(dtype):
 def test_softmax_of_equal_logits_is_uniform():
     out = Tensor(np.zeros((2, 4))).softmax(dim=-1)
     np.testing.assert_array_equal(out.data, np.full((2, 4), 0.25))
+
+
+@pytest.mark.parametrize("name, value, slope, dim", [
+    (name, value, slope, dim)
+    for name, value, slope in [("sum", 1.5, 1.0), ("mean", 1.5, 1.0), ("amax", 1.5, 1.0),
+                               ("amin", 1.5, 1.0), ("logsumexp", 1.5, 1.0)]
+    for dim in (0, -1, (0,))] + [
+    (name, value, 0.0, dim) for name, value in [("softmax", 1.0), ("log_softmax", 0.0)]
+    for dim in (0, -1)])
+def test_dim_0_of_a_0d_tensor_names_its_one_element_as_in_pytorch(name, value, slope, dim):
+    # PyTorch accepts dim 0 (or -1) on a 0-d tensor: a reduction over one element, or a
+    # softmax over one class; numpy has no axis there
+    x = Tensor(np.array(1.5), requires_grad=True)
+    out = getattr(x, name)(dim)
+    (out * 3).backward()
+    assert out.shape == () and out.item() == value and x.grad.item() == 3 * slope
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_argmax_along_dim_0_of_a_0d_tensor(name):
+    x = Tensor(np.array(2.5), requires_grad=True)
+    values, indices = getattr(x, name)(0)
+    values.backward()
+    assert (values.item(), indices.item(), indices.shape, x.grad.item()) == (2.5, 0, (), 1.0)
+    assert getattr(x, f"arg{name}")(-1, keepdim=True).item() == 0
+    with pytest.raises(DimError, match="out of range"):
+        x.sum(1)
