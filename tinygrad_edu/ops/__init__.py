@@ -6,8 +6,9 @@ Gradients may keep a broadcast shape; the engine sums them back to each input's 
 
 One module per kind: `elementwise` (binary with broadcasting, unary, clamp, cast), `reduce`
 (sum, max/min, softmax, log_softmax), `losses` (cross-entropy and NLL as single ops),
-`linalg` (matmul), `movement` (reshape, permute, expand, indexing, cat, stack), `conv`
-(convolution, its two gradients, max pooling and unpooling, padding), `activations` (erf, softplus).
+`normalization` (batch norm in training, as one op), `linalg` (matmul), `movement` (reshape,
+permute, expand, indexing, cat, stack), `conv` (convolution, its two gradients, max pooling and
+unpooling, padding), `activations` (erf, softplus).
 Every op is also a name here: `ops.Add`, `ops.MatMul`.
 """
 
@@ -63,6 +64,9 @@ from .movement import (  # noqa: F401
     Reshape,
     ScatterAdd,
     Stack,
+)
+from .normalization import (  # noqa: F401
+    BatchNorm,
 )
 from .reduce import (  # noqa: F401
     LogSoftmax,

@@ -65,6 +65,8 @@ BACKWARD_RULES: dict[str, str] = {
     "Pad": "dx = g with the padding cut off",
     "Erf": "dx = g * 2/sqrt(pi) * exp(-x^2)",
     "Softplus": "dx = g * sigmoid(beta x) (g where beta x > threshold)",
+    "BatchNorm": ("dx = (g w - mean(g w) - xhat * mean(g w xhat)) / sqrt(var + eps), "
+                  "dw = sum(g * xhat), db = sum(g)"),
 }
 
 # Names for what the user wrote where one Tensor method records a general op (or two).

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ... import function as _function
+from ... import ops
 from ... import random as _random
-from ...autograd import no_grad as _no_grad
 from ...errors import ShapeError
+from ...ops.normalization import batch_stats
 from ...tensor import Tensor
 from ._checks import _check_tensor
 
@@ -71,29 +72,27 @@ def batch_norm(input: Tensor, running_mean, running_var, weight: Tensor | None =
         if t is not None and (not isinstance(t, Tensor) or t.shape != (c,)):
             raise ShapeError(f"{op}: {name} must be a Tensor of shape ({c},) for input "
                              f"{input.shape}, got {getattr(t, 'shape', type(t).__name__)}")
-    dims = (0,) + tuple(range(2, input.ndim))
     shape = (1, c) + (1,) * (input.ndim - 2)
     if training:
         count = input.data.size // max(c, 1)
         if count <= 1:
             raise ValueError(f"{op}: training needs more than one value per channel, got "
                              f"input of shape {input.shape}; use a larger batch or eval()")
-        mean = input.mean(dims, keepdim=True)
-        centred = input - mean
-        var = (centred * centred).mean(dims, keepdim=True)
-        if running_mean is not None or running_var is not None:
-            with _no_grad():
-                _update_running(running_mean, mean.data.reshape(c), momentum)
-                _update_running(running_var, var.data.reshape(c) * (count / (count - 1)),
-                                momentum)
-        out = centred / (var + eps).sqrt()
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError(f"{op}: evaluation (training=False) needs running_mean and "
-                             "running_var; pass them, or training=True for batch statistics")
-        scale = 1 / np.sqrt(running_var.data.reshape(shape) + eps)
-        out = (input - Tensor(running_mean.data.reshape(shape))) * Tensor(scale.astype(
-            running_var.dtype))
+        mean, var = batch_stats(input.data)       # numpy arrays, outside the graph
+        _update_running(running_mean, mean.reshape(c), momentum)
+        _update_running(running_var, var.reshape(c) * (count / (count - 1)), momentum)
+        # one op: normalisation and affine map, with one closed-form backward rule
+        if bias is not None and weight is None:   # its inputs are x, [weight, [bias]]
+            weight = Tensor(np.ones(c, input.dtype if input.dtype.kind == "f" else mean.dtype))
+        affine = [t for t in (weight, bias) if t is not None]
+        return ops.BatchNorm.apply(input, *affine, eps=eps, stats=(mean, var))
+    # evaluation: an affine map with constants, the running statistics
+    if running_mean is None or running_var is None:
+        raise ValueError(f"{op}: evaluation (training=False) needs running_mean and "
+                         "running_var; pass them, or training=True for batch statistics")
+    scale = 1 / np.sqrt(running_var.data.reshape(shape) + eps)
+    out = (input - Tensor(running_mean.data.reshape(shape))) * Tensor(scale.astype(
+        running_var.dtype))
     if weight is not None:
         out = out * weight.reshape(shape)
     if bias is not None:
