@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import signal
 
 from tinygrad_edu import Tensor, no_grad, ops
 from tinygrad_edu.errors import DtypeError, ShapeError
 from tinygrad_edu.nn import functional as F
+from tinygrad_edu.ops import conv as ops_conv
 from tinygrad_edu.testing import check_grad
 from tinygrad_edu.testing import strategies as tst
 
@@ -108,6 +110,21 @@ def test_cnn_conv_transpose_and_kernel_ops_grad_matches_numerical(case):
                g, w, order=2)
     check_grad(lambda x_, g_: ops.Conv2dWeight.apply(x_, g_, **geometry, kernel=w.shape[2:]),
                x, g, order=2)
+
+
+@given(data=st.data(), case=tst.conv_cases(bias=False))
+def test_cnn_conv_ops_are_each_others_adjoints(data, case):
+    """<Conv2d(x, w), g> = <x, ConvTranspose2d(g, w)> = <w, Conv2dWeight(x, g)>: im2col's
+    layout (windows batch first) and col2im's (batch last) agree for every geometry."""
+    geometry = {k: case[k] for k in GEOMETRY}
+    x, w = case["x"], case["weight"]
+    y = ops.Conv2d.apply(Tensor(x), Tensor(w), **geometry).data
+    g = data.draw(tst.arrays(y.shape))
+    gx = ops.ConvTranspose2d.apply(Tensor(g), Tensor(w), **geometry, size=x.shape[2:]).data
+    gw = ops.Conv2dWeight.apply(Tensor(x), Tensor(g), **geometry, kernel=w.shape[2:]).data
+    assert gx.shape == x.shape and gw.shape == w.shape
+    np.testing.assert_allclose(np.vdot(x, gx), np.vdot(y, g), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.vdot(w, gw), np.vdot(y, g), rtol=1e-9, atol=1e-9)
 
 
 def test_cnn_conv2d_third_derivative_matches_numerical():
@@ -226,6 +243,66 @@ def test_cnn_max_pool2d_window_of_minus_inf_beside_padding_gets_no_gradient_in_p
     assert np.all(out.data == -np.inf)
     out.sum().backward()
     assert x.grad.shape == (1, 1, 2, 2)
+
+
+@st.composite
+def _tied_images(draw, shape):
+    """Images of `shape` made of a few values, so windows tie: float64 or float32 with -0.0
+    and +-inf (and, in half the draws, a NaN somewhere), or int32 down to its minimum (the
+    padding's value)."""
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.int32]))
+    if dtype == np.int32:
+        return draw(hnp.arrays(dtype, shape, elements=st.sampled_from(
+            [np.iinfo(np.int32).min, -1, 0, 1, 2])))
+    x = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(
+        [-np.inf, -1.0, -0.0, 0.0, 1.0, np.inf])))
+    if draw(st.booleans()):
+        x.flat[draw(st.integers(0, x.size - 1))] = np.nan
+    return x
+
+
+@given(data=st.data(), case=tst.pool_cases("max"))
+def test_cnn_max_pool2d_tap_by_tap_search_matches_argmax_over_the_windows(data, case):
+    """max_windows' fast path (one strided slice per tap) against its general path (argmax
+    over the copied windows), forced: the same maxima and first winners, for every geometry,
+    with ties, -0.0, +-inf and int32; a NaN hands the search to argmax (its first NaN)."""
+    x = data.draw(_tied_images(case["x"].shape))
+    (ph, pw), extra = case["padding"], data.draw(st.tuples(*[st.integers(0, 1)] * 2))
+    sides = (ph, ph + extra[0], pw, pw + extra[1])       # ceil_mode's extra rows: padding too
+    geometry = (case["kernel_size"], case["stride"], case["dilation"])
+    low = np.iinfo(x.dtype).min if x.dtype.kind == "i" else -np.inf
+    xp = ops_conv._pad(x, sides, low)
+    out, best = ops_conv._max_by_argmax(xp, *geometry)
+    fast = ops_conv._max_of_taps(xp, *geometry)
+    assert (fast is None) == (x.dtype.kind == "f" and bool(np.isnan(out).any()))
+    if fast is not None:
+        np.testing.assert_array_equal(fast[0], out)      # -0.0 == 0.0: a tie of zeros
+        np.testing.assert_array_equal(fast[1], best)
+        assert fast[0].dtype == x.dtype and fast[1].dtype == best.dtype == np.intp
+    chosen = ops_conv.max_windows(x, case["kernel_size"], case["stride"], sides,
+                                  case["dilation"])
+    np.testing.assert_array_equal(chosen[0], out)
+    np.testing.assert_array_equal(chosen[1], best)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 1), (2, 3)])
+def test_cnn_max_pool2d_fast_path_gives_the_general_paths_values_and_gradients(
+        monkeypatch, kernel, stride):
+    """The CNN's case end to end (float32, ties everywhere): forcing argmax over the windows
+    (no window small enough for the tap-by-tap search) changes no output, index or grad."""
+    x = np.random.default_rng(0).integers(0, 4, (4, 3, 9, 10)).astype(np.float32)
+    g = np.random.default_rng(1).normal(size=F.max_pool2d(Tensor(x), kernel, stride).shape)
+
+    def run():
+        t = Tensor(x, requires_grad=True)
+        out, indices = F.max_pool2d(t, kernel, stride, return_indices=True)
+        out.backward(Tensor(g.astype(np.float32)))
+        return out.data, indices.data, t.grad.data
+
+    fast = run()
+    monkeypatch.setattr(ops_conv, "MAX_TAPS_ONE_AT_A_TIME", 0)
+    for a, b in zip(fast, run(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # ---- max_pool2d's indices and max_unpool2d ----------------------------------------------------
