@@ -2,10 +2,12 @@
 
 Run `python scripts/gen_api_docs.py` after changing a public docstring; the test
 `tests/docs/test_api_reference.py` fails while docs/api.md is out of date.
+`--check` only says whether it is (exit status 1 if not) and writes nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import inspect
 import sys
@@ -84,8 +86,17 @@ def render() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main() -> int:
-    OUT.write_text(render())
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="only say whether docs/api.md is current; write nothing")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = OUT.exists() and OUT.read_text() == text
+        print(f"{OUT} is {'current' if current else 'out of date'}")
+        return 0 if current else 1
+    OUT.write_text(text)
     print(f"wrote {OUT}")
     return 0
 
