@@ -10,7 +10,7 @@ network of nn layers, `loss.backward()`, `optimizer.step()`), and "torch" (PyTor
 the CPU) when installed. Every framework starts from the same parameters and sees the same
 batch; dropout masks come from each framework's own generator.
 
-    python -m benchmarks.cnn [--rounds 7] [--memory]
+    python -m benchmarks.cnn [--rounds 7] [--memory] [--threads 1]
 
 prints the median step time of each framework and its median same-round ratio to numpy, and
 with --memory the peak bytes one epoch (125 steps of 64, the shipped sample's 8,000) adds,
@@ -20,14 +20,22 @@ allocations, so torch's peak is not measured: it prints as n/a (None in the resu
 
 from __future__ import annotations
 
-import argparse
-import gc
-import statistics
-import time
-import tracemalloc
+import sys
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from . import pin_threads
+
+if __name__ == "__main__":   # BLAS threads for every framework, set before numpy loads
+    pin_threads(sys.argv)
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 BATCH, LR, P_DROP, EPS = 64, 1e-3, 0.25, 1e-5
 
@@ -210,7 +218,7 @@ def tinygrad_trainer(params):
 def torch_trainer(params):
     import torch
     from torch import nn
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS") or 1))  # as numpy's BLAS
     model = nn.Sequential(
         nn.Conv2d(1, 16, 5, padding=2, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
         nn.MaxPool2d(2), nn.Conv2d(16, 32, 5, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
@@ -288,6 +296,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/torch threads of every framework (default 1; read before "
+                             "numpy loads when run as python -m benchmarks.cnn)")
     args = parser.parse_args(argv)
     frameworks = available()
     result = time_steps(frameworks, args.rounds, args.steps)

@@ -19,25 +19,10 @@ from __future__ import annotations
 import os
 import sys
 
-_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def _pin_threads(argv) -> int:
-    """Set the BLAS thread variables before numpy loads (they are read only at load time)."""
-    threads = 1
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            threads = int(argv[i + 1])
-        elif arg.startswith("--threads="):
-            threads = int(arg.split("=", 1)[1])
-    for name in _THREAD_VARIABLES:
-        os.environ[name] = str(threads)
-    return threads
-
+from . import THREAD_VARIABLES, pin_threads  # noqa: E402
 
 if __name__ == "__main__":
-    _pin_threads(sys.argv)
+    pin_threads(sys.argv)
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -174,7 +159,7 @@ def run_chain(sizes, frameworks, clock=time.perf_counter) -> dict:
 def run_memory(samples: int, frameworks, threads: int) -> dict:
     result = {}
     env = dict(os.environ)
-    for name in _THREAD_VARIABLES:
+    for name in THREAD_VARIABLES:
         env[name] = str(threads)
     root = Path(__file__).resolve().parent.parent
     for fw in frameworks:
@@ -198,7 +183,7 @@ def machine_facts(threads: int) -> dict:
         "load_average": list(os.getloadavg()),
         "numpy": np.__version__,
         "threads": threads,
-        "thread_variables": {name: os.environ.get(name) for name in _THREAD_VARIABLES},
+        "thread_variables": {name: os.environ.get(name) for name in THREAD_VARIABLES},
     }
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
