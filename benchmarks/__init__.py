@@ -23,3 +23,27 @@ def pin_threads(argv) -> int:
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     return threads
+
+
+def blas_kernels() -> list[dict] | None:
+    """Which BLAS numpy runs, with its kernel ('architecture') and threads (threadpoolctl);
+    None without threadpoolctl. Call it after numpy has loaded."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+            for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
+# Where the speed targets were set (issue 17): OpenBLAS's AVX-512 kernel, which most cloud
+# machines pick. A ratio from another kernel is reported against them with a note.
+TARGET_KERNEL = "SkylakeX"
+
+
+def kernel_text(kernels: list[dict] | None) -> str:
+    """`blas_kernels()` in words, for a report's `BLAS:` line."""
+    if not kernels:
+        return "BLAS kernel unknown (pip install threadpoolctl to see it)"
+    return ", ".join(f"{k['internal_api']} {k.get('version') or ''} {k.get('architecture')} "
+                     f"kernel, {k['num_threads']} thread(s)" for k in kernels)

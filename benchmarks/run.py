@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import THREAD_VARIABLES, pin_threads  # noqa: E402
+from . import TARGET_KERNEL, THREAD_VARIABLES, blas_kernels, kernel_text, pin_threads  # noqa: E402
 
 if __name__ == "__main__":
     pin_threads(sys.argv)
@@ -200,29 +200,6 @@ def machine_facts(threads: int) -> dict:
     return facts
 
 
-def blas_kernels() -> list[dict] | None:
-    """Which BLAS numpy runs, with its kernel ('architecture') and threads (threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    return [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-            for info in threadpool_info() if info.get("user_api") == "blas"]
-
-
-# Where the speed targets were set (issue 17): OpenBLAS's AVX-512 kernel, which most cloud
-# machines pick. A ratio from another kernel is reported against them with a note.
-TARGET_KERNEL = "SkylakeX"
-
-
-def _kernel_text(facts: dict) -> str:
-    kernels = facts.get("blas_kernels")
-    if not kernels:
-        return "BLAS kernel unknown (pip install threadpoolctl to see it)"
-    return ", ".join(f"{k['internal_api']} {k.get('version') or ''} {k.get('architecture')} "
-                     f"kernel, {k['num_threads']} thread(s)" for k in kernels)
-
-
 # ---- report ----------------------------------------------------------------------------
 
 def _fmt_time(seconds: float) -> str:
@@ -240,7 +217,7 @@ def format_report(report: dict) -> str:
                  f"{facts['nproc']} cores, load {facts['load_average'][0]:.2f}, "
                  f"threads {facts['threads']}, clock: {facts['clock']}, numpy {facts['numpy']}"
                  + (f", torch {facts['torch']}" if "torch" in facts else ""))
-    lines.append(f"BLAS: {_kernel_text(facts)}")
+    lines.append(f"BLAS: {kernel_text(facts.get('blas_kernels'))}")
     kernels = [k.get("architecture") for k in facts.get("blas_kernels") or []]
     if kernels and TARGET_KERNEL not in kernels:
         lines.append(f"note: the targets were set on OpenBLAS's {TARGET_KERNEL} kernel; this run "

@@ -37,3 +37,4 @@ def test_cnn_benchmark_runs_and_reports_each_framework():
                            "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "tinygrad_edu:" in proc.stdout and "x numpy" in proc.stdout
+    assert "BLAS: " in proc.stdout                   # the kernel the ratios were measured on
