@@ -506,11 +506,9 @@ class Tensor:
 
     @_accepts_axis
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        """Mean over `dim` (all dims by default, none for `dim=()`): the sum over the count."""
-        normalize_dims(dim, self.shape, "mean")  # errors name mean, not the sum inside it
-        total = self.sum(dim, keepdim)
-        count = self.data.size // total.data.size if total.data.size else 0
-        return total * (1.0 / count if count else float("nan"))
+        """Mean over `dim` (all dims by default, none for `dim=()`): the sum over the count.
+        Integers and bools average in float64, as numpy's mean."""
+        return ops.Mean.apply(self, dim=dim, keepdim=keepdim)
 
     @_accepts_axis
     def var(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Tensor, grad
+from tinygrad_edu import Tensor, grad, ops
 from tinygrad_edu.errors import DimError
 from tinygrad_edu.testing import assert_grads_close, check_grad
 from tinygrad_edu.testing import strategies as tst
@@ -78,6 +79,29 @@ def test_sum_over_an_empty_tuple_of_dims_changes_nothing():
     np.testing.assert_array_equal(out.data, x.data)
     out.sum().backward()
     np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
+
+
+def integer_arrays(**shape_options):
+    """Integer and bool arrays of any value (their means are float64)."""
+    dtypes = st.sampled_from([np.int8, np.int32, np.int64, np.uint8, np.bool_])
+    return hnp.arrays(dtypes, tst.shapes(**shape_options))
+
+
+@given(case=array_and_dim(array=integer_arrays), keepdim=st.booleans())
+def test_mean_of_integers_and_bools_is_numpys_float64_mean(case, keepdim):
+    x, dim = case
+    out = Tensor(x).mean(dim, keepdim=keepdim)
+    expected = np.mean(x, axis=dim, keepdims=keepdim)
+    assert out.dtype == np.float64 and out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-15, atol=0)
+
+
+def test_mean_is_one_op_whose_rule_is_sums_over_n():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    out = x.mean(1)
+    assert type(out._ctx) is ops.Mean and out._ctx.inputs == (x,)
+    (g,) = grad(out.sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.data, np.full((2, 3), 1 / 3))
 
 
 def test_mean_keeps_float32():

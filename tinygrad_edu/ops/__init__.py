@@ -5,7 +5,7 @@ result `self.output`. Each returned gradient carries its partial derivative as a
 Gradients may keep a broadcast shape; the engine sums them back to each input's shape.
 
 One module per kind: `elementwise` (binary with broadcasting, unary, clamp, cast), `reduce`
-(sum, max/min, softmax, log_softmax), `losses` (cross-entropy and NLL as single ops),
+(sum, mean, max/min, softmax, log_softmax), `losses` (cross-entropy and NLL as single ops),
 `normalization` (batch norm in training, as one op), `linalg` (matmul), `movement` (reshape,
 permute, expand, indexing, cat, stack), `conv` (convolution, its two gradients, max pooling and
 unpooling, padding), `activations` (erf, softplus).
@@ -71,6 +71,7 @@ from .normalization import (  # noqa: F401
 from .reduce import (  # noqa: F401
     LogSoftmax,
     Max,
+    Mean,
     Min,
     Softmax,
     Sum,

@@ -1,4 +1,4 @@
-"""Reductions: sum, max and min, softmax and log_softmax."""
+"""Reductions: sum, mean, max and min, softmax and log_softmax."""
 
 from __future__ import annotations
 
@@ -23,6 +23,26 @@ class Sum(Function):
         if not self.keepdim and grad.ndim:
             grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
         return grad.expand(x_shape)
+
+
+class Mean(Function):
+    """out = sum of x over dims / N, for the N values each output averages"""
+
+    def forward(self, x, dim=None, keepdim=False):
+        self.dims, self.keepdim = normalize_dims(dim, x.shape, "mean"), keepdim
+        total = x.sum(axis=self.dims, keepdims=keepdim)
+        count = x.size // total.size if total.size else 0
+        self.scale = 1.0 / count if count else float("nan")  # no values: NaN, as numpy's
+        if x.dtype.kind != "f":              # integers and bools average in float64 (numpy's)
+            return np.true_divide(total, count) if count else np.full(total.shape, np.nan)
+        return total * np.asarray(self.scale, x.dtype)
+
+    def backward(self, grad):
+        # dout/dx = 1/N for every averaged element: grad / N spread back over the averaged dims
+        x_shape = self.inputs[0].shape
+        if not self.keepdim and grad.ndim:
+            grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
+        return (grad * self.scale).expand(x_shape)
 
 
 class Max(Function):

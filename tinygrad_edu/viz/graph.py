@@ -39,6 +39,7 @@ BACKWARD_RULES: dict[str, str] = {
     "Clamp": "dx = g * [low <= x <= high]",
     "Cast": "dx = g, cast back to x's dtype",
     "Sum": "dx = g expanded back to x's shape",
+    "Mean": "dx = g / N expanded back to x's shape (N values averaged)",
     "Max": "dx = g * [x == out] / (number of maxima)",
     "Linear": "dx = g @ W, dW = g^T @ x, db = g summed over the batch",
     "Log1p": "dx = g / (1 + x)",
@@ -69,11 +70,10 @@ BACKWARD_RULES: dict[str, str] = {
                   "dw = sum(g * xhat), db = sum(g)"),
 }
 
-# Names for what the user wrote where one Tensor method records a general op (or two).
+# Names for what the user wrote where one Tensor method records a general op.
 _DISPLAY_RULES: dict[str, str] = {
     "T": "dx = g.T",
     "Transpose": "dx = g with the same two dims swapped back",
-    "Mean": "dx = g / N expanded back to x's shape (N values averaged)",
 }
 
 # ---- the graph, numbered ---------------------------------------------------------------
@@ -185,7 +185,7 @@ class _Graph:
     """The tensors and ops behind `root`, numbered in display order (stable ids).
 
     Ops are shown under the names the user wrote: a Permute that reverses the dims is `T`,
-    one that swaps two is `Transpose`, and `mean` (a Sum, then a Mul by 1/N) is one `Mean`.
+    and one that swaps two is `Transpose`.
     """
 
     def __init__(self, root: Tensor, caller: str, max_nodes: int):
@@ -194,27 +194,13 @@ class _Graph:
         walk = _Walk(caller)
         order = _display_order(root, walk)
         self.root, self.freed = root, walk.freed
-        uses = Counter(id(x) for t in order for x in walk.inputs(t))
-        means = {}  # id(output of the Mul) -> the Sum's output it folds in
-        for t in order:
-            s = _mean_of(t, walk, uses)
-            if s is not None and s is not root:
-                means[id(t)] = s
-        hidden = {id(s) for s in means.values()}
         self.tensors: list = []
         self.ids: dict[int, str] = {}
         self.ops: list[tuple[str, _Op, object]] = []  # (op id, the op as shown, its output)
         self.op_of: dict[int, _Op] = {}
         self.sequence: list[str] = []  # every node id, in the order the walk met it
         for t in order:
-            if id(t) in hidden:
-                continue
-            s = means.get(id(t))
-            if s is not None:
-                total = s._ctx
-                op = _Op(t._ctx, "Mean", walk.inputs(s), total.needs_input_grad)
-            else:
-                op = _Op(t._ctx, _op_name(t._ctx), walk.inputs(t), t._ctx.needs_input_grad)
+            op = _Op(t._ctx, _op_name(t._ctx), walk.inputs(t), t._ctx.needs_input_grad)
             for x in op.inputs:
                 self._add(x)
             self.ops.append((f"op{len(self.ops)}", op, t))
@@ -252,21 +238,6 @@ def is_freed(t) -> bool:
 
 def _numel(shape: tuple) -> int:
     return int(np.prod(shape, dtype=np.int64))
-
-
-def _mean_of(t, walk: _Walk, uses: Counter):
-    """The Sum's output that `t` divides into a mean, when `t` is what `Tensor.mean` records
-    (the Sum, used only here, times the constant 1/N for the N values each sum adds)."""
-    node = t._ctx
-    if type(node) is not ops.Mul:
-        return None
-    s, c = walk.inputs(t)
-    if (s._ctx is None or type(s._ctx) is not ops.Sum or uses[id(s)] != 1 or s.name
-            or c._ctx is not None or c.requires_grad or c.name or c.data is None
-            or c.data.size != 1 or _numel(s.shape) == 0):
-        return None
-    count = _numel(walk.inputs(s)[0].shape) // _numel(s.shape)
-    return s if count and c.data.item() == np.asarray(1.0 / count, c.dtype).item() else None
 
 
 def _op_name(node: Function) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
-from .. import autograd, ops
+from .. import autograd
 from ..errors import GraphError
 from ..shapes import sum_to
 from ..tensor import Tensor
@@ -93,9 +93,6 @@ class _Recorder:
         self.graph, self.modules, self.drawn, self.edges = graph, modules, drawn, edges
         self.leaf_keys = leaf_keys
         self.op_of_output = {id(out): op_id for op_id, _, out in graph.ops}
-        for op_id, op, _ in graph.ops:  # a mean's Sum is folded into its Mean node
-            if op.name == "Mean" and type(op.node) is ops.Mul:
-                self.op_of_output[id(op.node.inputs[0])] = op_id
         self.steps: list[dict] = []
         self.senders: dict[int, list[int]] = {}  # id(tensor) -> steps that sent it gradient
         self.sums: dict[int, np.ndarray] = {}  # id(leaf) -> its gradients so far, summed
@@ -109,7 +106,7 @@ class _Recorder:
             raise GraphError(f"backward_player: the walk ran {node.name}'s rule for a tensor of "
                              f"shape {t.shape} that is not in the graph drawn from the root")
         shown = self.graph.op_of.get(id(t))
-        if shown is None or shown.node is not node or shown.name == "Mean":
+        if shown is None or shown.node is not node:
             shown = _Op(node, node.name, tuple(node.inputs), node.needs_input_grad)
         here = self.drawn[op_id]
         step = {"op": node.name, "label": shown.name, "node": here, "op_id": op_id,
@@ -155,7 +152,7 @@ class _Recorder:
             return name
         op = self.graph.op_of.get(id(t))
         tid = self._id(t)
-        return f"{op.name} output ({tid})" if op is not None else (tid or "a value inside Mean")
+        return f"{op.name} output ({tid})" if op is not None else (tid or "a value not drawn")
 
 
 # ---- the picture: draw_graph's look, with clusters collapsed past max_nodes ---------------

@@ -178,7 +178,7 @@ def explain(loss: Tensor, *, model=None, max_nodes: int = 10_000) -> str:
                 dest = f"-> {name}.grad" if name else f"-> .grad of the {graph.kind(x)} {_shape(x)}"
             else:
                 dest = f"-> step {step_of[id(x)]} ({graph.op_of[id(x)].name} output)"
-            if isinstance(op.node, ops._Broadcasting) and op.name != "Mean" and (
+            if isinstance(op.node, ops._Broadcasting) and (
                     tuple(x.shape) != tuple(t.shape)):
                 dest += f" (summed from {_shape(t)} over the broadcast dims)"
             rows.append(("d" + arg, _shape(x), _count(_numel(x.shape)), dest))
