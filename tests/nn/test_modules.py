@@ -61,6 +61,23 @@ def test_linear_without_bias_has_only_a_weight():
     np.testing.assert_allclose(layer(Tensor(x)).data, x @ layer.weight.data.T)
 
 
+@pytest.mark.parametrize("name", ["weight", "bias"])
+def test_linear_with_a_deleted_parameter_says_which(name):
+    layer = Linear(3, 2, rng=0)
+    delattr(layer, name)
+    with pytest.raises(AttributeError, match=f"'Linear' object has no attribute '{name}'"):
+        layer(Tensor(np.ones((1, 3), np.float32)))
+
+
+def test_linear_sees_a_parameter_replaced_or_removed():
+    layer = Linear(3, 2, rng=0)
+    x = Tensor(np.ones((1, 3), np.float32))
+    layer.weight = Parameter(np.zeros((2, 3), np.float32))
+    np.testing.assert_array_equal(layer(x).data, layer.bias.data[None])
+    layer.bias = None
+    np.testing.assert_array_equal(layer(x).data, np.zeros((1, 2)))
+
+
 @given(data=st.data())
 def test_linear_grads_match_numerical(data):
     n_in, n_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
