@@ -279,7 +279,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
+    mode.add_argument("--quick", action="store_true", help="fewer rounds (about 2 minutes)")
     mode.add_argument("--smoke", action="store_true",
                       help="tiny sizes, 2 rounds: checks that everything runs (seconds)")
     parser.add_argument("--json", help="where to write the JSON report (default: "
