@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import data as datasets
+from .atomic import atomic_write
 from .autograd import no_grad
 from .nn import Module
 from .nn.checkpoint import Checkpoint, load
@@ -301,17 +300,8 @@ def predict(model: Module, batches, class_dim: int = 1) -> np.ndarray:
 def write_json(path: Path, obj) -> None:
     """Write JSON atomically (a temporary file renamed over the target), readable by all as
     model.npz is: the old file's mode, or rw-r--r--."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        # mkstemp makes the file private (0600), as tinygrad_edu.save does before its chmod
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(Path(path), "w") as f:
+        json.dump(obj, f, indent=2)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:

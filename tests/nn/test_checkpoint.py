@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, atomic
 from tinygrad_edu.nn import (
     Checkpoint,
     CheckpointError,
@@ -292,7 +292,7 @@ def test_trust_14_failed_write_names_the_checkpoint_not_the_temporary(tmp_path, 
     def refuse(*args, dir=None, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, ".m.npz.x"))
 
-    monkeypatch.setattr(checkpoint_module.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
     with pytest.raises(PermissionError, match=r"save: cannot write .*m.npz': Permission denied"):
         save(model(), tmp_path / "m.npz")
 

@@ -15,11 +15,12 @@ import gzip
 import math
 import os
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_write
 
 __all__ = ["IDXError", "read_idx", "write_idx", "IDX_DTYPES"]
 
@@ -228,18 +229,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     payload = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
-    _atomic_write(path, payload)
+    with atomic_write(path, permissions=0o644) as f:  # a data file is world-readable
+        f.write(payload)
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0o600; a data file is world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -28,7 +28,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import time
 import zipfile
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import TinygradEduError
 from ..tensor import Tensor
 from .modules import Module
@@ -230,27 +230,15 @@ def save(obj: Module | Mapping[str, Any], path: str | os.PathLike,
         raise FileNotFoundError(f"save: the folder {str(folder)!r} does not exist; create it "
                                 "first (for example Path(folder).mkdir(parents=True))")
     _remove_stale_temporaries(folder, target.name)
-    tmp = None
     try:
         # the writer's pid in the name lets a later save tell a killed save's leftover
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
-                                   dir=folder)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(target, prefix=f".{target.name}.{os.getpid()}.") as f:
             np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the old file's mode, or rw-r--r--
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException as exc:  # also Ctrl-C: never leave a half-written temporary behind
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.errno is not None:
-            # name the checkpoint, not the hidden temporary the error was about
-            raise OSError(exc.errno, f"save: cannot write {str(path)!r}: "
-                                 f"{exc.strerror}") from exc
-        raise
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        # name the checkpoint, not the hidden temporary the error was about
+        raise OSError(exc.errno, f"save: cannot write {str(path)!r}: {exc.strerror}") from exc
     return path
 
 
