@@ -8,8 +8,9 @@ It loads with `allow_pickle=False`, so opening a checkpoint never runs code. Che
 written before optimiser state existed load as before (with no optimiser state).
 
 `save` writes a temporary file in the same folder and renames it over the target with
-`os.replace`, so the target is always either the old complete file or the new complete
-file: an error (or Ctrl-C) halfway leaves the old file untouched and no temporary behind.
+`os.replace` (`tinygrad_edu.atomic.atomic_write`), so the target is always either the old
+complete file or the new complete file: an error halfway leaves the old file untouched and
+no temporary behind, and a Ctrl-C during a save is raised once the new file is in place.
 A save that is killed outright (SIGKILL, power loss) cannot clean up: its temporary,
 `.<name>.<pid>.<random>.tmp`, is removed by the next save of the same file once its writer
 has exited (and it is a minute old), or once it is an hour old whoever wrote it.
