@@ -47,3 +47,12 @@ def kernel_text(kernels: list[dict] | None) -> str:
         return "BLAS kernel unknown (pip install threadpoolctl to see it)"
     return ", ".join(f"{k['internal_api']} {k.get('version') or ''} {k.get('architecture')} "
                      f"kernel, {k['num_threads']} thread(s)" for k in kernels)
+
+
+def kernel_note(kernels: list[dict] | None) -> str | None:
+    """A report's warning when the BLAS kernel is not the one the targets were set on."""
+    used = [k.get("architecture") for k in kernels or []]
+    if not used or TARGET_KERNEL in used:
+        return None
+    return (f"note: the targets were set on OpenBLAS's {TARGET_KERNEL} kernel; this run used "
+            f"{', '.join(map(str, used))}, so its ratios are not comparable with them one to one")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 
-from . import TARGET_KERNEL, blas_kernels, kernel_text, pin_threads
+from . import blas_kernels, kernel_note, kernel_text, pin_threads
 
 if __name__ == "__main__":   # BLAS threads for every framework, set before numpy loads
     pin_threads(sys.argv)
@@ -304,9 +304,9 @@ def main(argv=None) -> dict:
     kernels = blas_kernels()
     print(f"CNN step, batch {BATCH}: {args.rounds} rounds x {args.steps} steps; "
           f"BLAS: {kernel_text(kernels)}")
-    if kernels and TARGET_KERNEL not in [k.get("architecture") for k in kernels]:
-        print(f"note: most cloud machines run OpenBLAS's {TARGET_KERNEL} kernel; ratios on "
-              "this one may differ")
+    note = kernel_note(kernels)
+    if note:
+        print(note)
     result = time_steps(frameworks, args.rounds, args.steps)
     for fw, r in result.items():
         print(f"{fw:>13}: {r['median_s'] * 1e3:7.2f} ms/step  {r['median_ratio']:.2f}x numpy")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import TARGET_KERNEL, THREAD_VARIABLES, blas_kernels, kernel_text, pin_threads  # noqa: E402
+from . import THREAD_VARIABLES, blas_kernels, kernel_note, kernel_text, pin_threads  # noqa: E402
 
 if __name__ == "__main__":
     pin_threads(sys.argv)
@@ -218,11 +218,9 @@ def format_report(report: dict) -> str:
                  f"threads {facts['threads']}, clock: {facts['clock']}, numpy {facts['numpy']}"
                  + (f", torch {facts['torch']}" if "torch" in facts else ""))
     lines.append(f"BLAS: {kernel_text(facts.get('blas_kernels'))}")
-    kernels = [k.get("architecture") for k in facts.get("blas_kernels") or []]
-    if kernels and TARGET_KERNEL not in kernels:
-        lines.append(f"note: the targets were set on OpenBLAS's {TARGET_KERNEL} kernel; this run "
-                     f"used {', '.join(map(str, kernels))}, so its ratios are not comparable "
-                     "with them one to one")
+    note = kernel_note(facts.get("blas_kernels"))
+    if note:
+        lines.append(note)
     lines.append("")
     if report["timed"]:
         lines.append("| workload | framework | time/step (median) | ratio to numpy (median) "
