@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DimError, ShapeError, broadcast_error, dim_error
+from .reductions import sum_rows
 
 
 def normalize_dim(dim: int, ndim: int, op: str, shape=None) -> int:
@@ -79,7 +80,7 @@ def unbroadcast(grad, shape):
 def sum_to(array: np.ndarray, shape) -> np.ndarray:
     """`unbroadcast` on a numpy array: sum it back to `shape` (no graph, no op calls)."""
     if array.ndim == len(shape) + 1 and array.shape[1:] == shape:  # a bias's gradient
-        return np.asarray(np.add.reduce(array, axis=0))  # (a numpy scalar when shape is ())
+        return sum_rows(array)
     prepended, stretched = summed_dims(array.shape, shape)
     if prepended:
         array = np.add.reduce(array, axis=prepended)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import class_index_error
 from ..function import Function
+from ..reductions import max_along, sum_along
 from .elementwise import _const
 from .movement import ScatterAdd
 from .reduce import Softmax, _floating, _softmax_vjp
@@ -86,10 +87,9 @@ class CrossEntropy(_ClassIndexLoss):
         self.class_dim = c = 1 if x.ndim > 1 else 0
         x = _floating(x)
         if x.shape[c]:
-            # (ufunc.reduce rather than .max/.sum: the same sums, without numpy's Python wrapper)
-            shifted = x - np.maximum.reduce(x, axis=c, keepdims=True)  # stable for large logits
+            shifted = x - max_along(x, c)             # stable for large logits
             e = np.exp(shifted)
-            total = np.add.reduce(e, axis=c, keepdims=True)
+            total = sum_along(e, (c,), keepdims=True)
             self.probs = e / total                   # softmax(x), reused by backward
             log_total = np.log(total)                # log_softmax(x) = shifted - log_total
         else:                                        # no classes: each loss is an empty sum, 0

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..function import Function
+from ..reductions import max_along, sum_along
 from ..shapes import normalize_dim, normalize_dims, reduced_shape
 from .elementwise import _const
 
@@ -15,7 +16,7 @@ class Sum(Function):
 
     def forward(self, x, dim=None, keepdim=False):
         self.dims, self.keepdim = normalize_dims(dim, x.shape, "sum"), keepdim
-        return x.sum(axis=self.dims, keepdims=keepdim)
+        return sum_along(x, self.dims, keepdim)
 
     def backward(self, grad):
         # dout/dx = 1 for every summed element: spread grad back over the summed dims
@@ -30,7 +31,7 @@ class Mean(Function):
 
     def forward(self, x, dim=None, keepdim=False):
         self.dims, self.keepdim = normalize_dims(dim, x.shape, "mean"), keepdim
-        total = x.sum(axis=self.dims, keepdims=keepdim)
+        total = sum_along(x, self.dims, keepdim)
         count = x.size // total.size if total.size else 0
         self.scale = 1.0 / count if count else float("nan")  # no values: NaN, as numpy's
         if x.dtype.kind != "f":              # integers and bools average in float64 (numpy's)
@@ -92,8 +93,8 @@ class Softmax(Function):
         x = _floating(x)
         if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
             return np.empty_like(x)
-        e = np.exp(x - x.max(axis=self.dim, keepdims=True))  # shifted: exp never overflows
-        return e / e.sum(axis=self.dim, keepdims=True)
+        e = np.exp(x - max_along(x, self.dim))      # shifted: exp never overflows
+        return e / sum_along(e, (self.dim,), keepdims=True)
 
     def backward(self, grad):
         return _softmax_vjp(self.output, grad, self.dim)
@@ -114,8 +115,8 @@ class LogSoftmax(Function):
         x = _floating(x)
         if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
             return np.empty_like(x)
-        shifted = x - x.max(axis=self.dim, keepdims=True)   # stable for large logits
-        return shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        shifted = x - max_along(x, self.dim)        # stable for large logits
+        return shifted - np.log(sum_along(np.exp(shifted), (self.dim,), keepdims=True))
 
     def backward(self, grad):
         # dout_i/dx_j = delta_ij - softmax_j, so grad_x = grad - softmax * sum(grad)

@@ -1,0 +1,80 @@
+"""tinygrad_edu.reductions: the faster routes give numpy's sums and maxima.
+
+Each function is compared with the numpy reduce it replaces, on shapes on both sides of
+every switch (rows at, below and above SHORT_ROW; fewer and more rows than SHORT_ROW),
+with NaN, infinities and empty dims; the maxima must match exactly, the sums within the
+rounding of float additions. The ops that call them (softmax, log_softmax, cross-entropy,
+sum, mean, a bias's gradient) are checked against central differences in tests/ops.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_edu import Tensor
+from tinygrad_edu.nn import functional as F
+from tinygrad_edu.reductions import SHORT_ROW, _ones, max_along, sum_along, sum_rows
+
+SIZES = st.sampled_from([0, 1, 2, 7, SHORT_ROW - 1, SHORT_ROW, SHORT_ROW + 1, 130])
+FLOATS = st.sampled_from([np.float32, np.float64])
+
+
+def matrices(dtype, elements=None):
+    shape = st.tuples(SIZES, SIZES)
+    if elements is None:
+        elements = st.floats(-1e3, 1e3, width=np.dtype(dtype).itemsize * 8)
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+def _sum_tolerance(a, axis):
+    # float additions: each partial sum may round, by at most eps * (sum of |terms|)
+    n = max(a.shape[axis], 1)
+    return n * np.finfo(a.dtype).eps * np.add.reduce(np.abs(a.astype(np.float64)), axis=axis)
+
+
+@given(data=st.data(), dtype=FLOATS, axis=st.sampled_from([0, 1]), keepdims=st.booleans())
+def test_sum_along_matches_add_reduce(data, dtype, axis, keepdims):
+    a = data.draw(matrices(dtype))
+    got, want = sum_along(a, (axis,), keepdims), np.add.reduce(a, axis=axis, keepdims=keepdims)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    tolerance = _sum_tolerance(a, axis)
+    assert np.all(np.abs(got.astype(np.float64) - want).reshape(tolerance.shape) <= tolerance)
+
+
+@given(data=st.data(), dtype=FLOATS)
+def test_max_along_matches_maximum_reduce_exactly(data, dtype):
+    a = data.draw(matrices(dtype, st.floats(allow_nan=True, allow_infinity=True,
+                                            width=np.dtype(dtype).itemsize * 8)))
+    if a.shape[1] == 0:  # the maximum of no elements: numpy's error, either way
+        with pytest.raises(ValueError):
+            max_along(a, 1)
+        return
+    got, want = max_along(a, 1), np.maximum.reduce(a, axis=1, keepdims=True)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)  # NaNs in the same places, the same maxima
+
+
+@given(a=hnp.arrays(st.sampled_from([np.float16, np.int32, np.bool_]),
+                    hnp.array_shapes(min_dims=1, max_dims=3, max_side=5)))
+def test_other_dtypes_and_dims_take_numpys_own_reduce(a):
+    np.testing.assert_array_equal(sum_rows(a), np.add.reduce(a, axis=0))
+    np.testing.assert_array_equal(sum_along(a, (0,)), np.add.reduce(a, axis=(0,)))
+
+
+def test_the_shared_vector_of_ones_cannot_be_changed():
+    sum_rows(np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError):
+        _ones(3, np.dtype(np.float32))[0] = 2.0
+
+
+def test_large_logits_stay_finite_on_the_transposed_route():
+    # 128 rows of 10 scores take max_along's transposed copy: the shift must still be the max
+    logits = np.full((128, 10), 1e4, np.float32)
+    logits[:, 3] += 50
+    x = Tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(x, np.full(128, 3))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.all(np.isfinite(x.grad.data))
+    assert np.allclose(x.log_softmax(dim=1).data[:, 3], 0, atol=1e-6)
