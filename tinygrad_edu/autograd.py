@@ -147,6 +147,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     A tensor waits in `pending`, a heap ordered by `_seq` (the order tensors were recorded),
     from the moment its first gradient arrives. Every op that used it was recorded later, so
     by the time it comes out of the heap their rules have run and its gradient is complete.
+    Gradients travel as plain arrays unless `create_graph` records the walk (then as Tensors):
+    a rule that declares `rule_on_arrays` runs on them directly, any other gets them wrapped.
     With `targets` (a dict tensor -> None), collect the gradients of those tensors and leave every
     `.grad` alone; otherwise accumulate into the `.grad` of leaves (and of tensors that
     called `retain_grad()`).
@@ -162,15 +164,17 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     owned: set[Tensor] = set()  # gradients this walk allocated itself: safe to add into in place
     leaves: list[Tensor] = []  # leaves reached, in order: their gradients are handed over last
     pending: list[tuple[int, Tensor]] = []  # (-_seq, tensor): heapq pops the latest made first
+    arrays = not create_graph  # nothing records the rules: gradients travel as arrays
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         if root not in grads:
             if root._ctx is None:  # a leaf root is its own gradient
                 leaves.append(root)
             else:
                 pending.append((-root._seq, root))
-        _accumulate(grads, owned, root, seed, create_graph)
+        _accumulate(grads, owned, root, seed.data if arrays else seed)
     heapq.heapify(pending)
     stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
+    kind = np.ndarray if arrays else Tensor  # what a gradient is in this walk
     leads = None if targets is None else _leading_to(_topological_order(roots), targets)
     anomaly = state.anomaly
     recorder = getattr(_recording, "recorder", None)  # viz's backward player, if it listens
@@ -201,15 +205,17 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 continue
             if written:
                 _check_unwritten(node, t)
+            direct = not arrays or node.rule_on_arrays  # the rule takes this walk's kind
+            rule_grad = g if direct else Tensor._make(g, False)
             try:
                 if anomaly:  # check the rule's results below, named for this op, rather
                     state.anomaly = False  # than the primitive ops the rule is built from
                     try:
-                        in_grads = node.backward(g)
+                        in_grads = node.backward(rule_grad)
                     finally:
                         state.anomaly = True
                 else:
-                    in_grads = node.backward(g)
+                    in_grads = node.backward(rule_grad)
             except Exception as exc:  # a custom op's rule: say which one failed
                 exc.add_note(f"(raised in {node.name}.backward, the backward rule of the op "
                              f"{node.name}, for an output of shape {t.shape})")
@@ -223,17 +229,16 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad):  # noqa: B905
                 if gx is None or not need:
                     continue
-                if not isinstance(gx, Tensor):
-                    raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a "
-                                    "Tensor; build gradients with Tensor ops (so create_graph "
-                                    "can differentiate them)")
-                g_data, x_data = gx.data, x.data
-                if g_data.shape != x_data.shape or g_data.dtype != x_data.dtype:
+                if type(gx) is not kind or not direct:
+                    gx = _as_gradient(gx, node, arrays)
+                x_data = x.data
+                if gx.shape != x_data.shape or gx.dtype != x_data.dtype:
                     gx = _fit(gx, x_data, create_graph)
                 if anomaly:
-                    _check_finite(gx.data, f"{node.name}.backward", node.inputs)
+                    _check_finite(gx if arrays else gx.data, f"{node.name}.backward",
+                                  node.inputs)
                 if x in grads:
-                    _accumulate(grads, owned, x, gx, create_graph)
+                    _accumulate(grads, owned, x, gx)
                 else:
                     grads[x] = gx                  # the first path to reach x
                     if x._ctx is None:
@@ -241,7 +246,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     else:
                         heapq.heappush(pending, (-x._seq, x))
             if recorder is not None:
-                recorder(t, node, g, in_grads)
+                recorder(t, node, _tensor(g), tuple(map(_tensor, in_grads)))
             if not retain_graph:
                 node.release()
     finally:
@@ -288,7 +293,25 @@ def _check_unwritten(node: function.Function, out: Tensor) -> None:
         "(t2 = t - x)")
 
 
-def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]) -> None:
+def _as_gradient(gx, node: function.Function, arrays: bool):
+    """A rule's result as this walk's kind of gradient (an array, or under create_graph a
+    Tensor); anything else is the rule's mistake."""
+    if isinstance(gx, Tensor):
+        return gx.data if arrays else gx
+    if arrays and node.rule_on_arrays and isinstance(gx, (np.ndarray, np.generic)):
+        return np.asarray(gx)  # (numpy turns 0-d results into scalars)
+    raise TypeError(f"{node.name}.backward returned a {type(gx).__name__}, not a Tensor; build "
+                    "gradients with Tensor ops (so create_graph can differentiate them)")
+
+
+def _tensor(g):
+    """A gradient as a Tensor (the walk may carry it as an array), None kept."""
+    if g is None or isinstance(g, Tensor):
+        return g
+    return Tensor._make(np.asarray(g), False)
+
+
+def _deliver(t: Tensor, g, targets, create_graph: bool, stored: set[int]) -> None:
     """Hand a finished gradient over: into `t.grad`, or to grad()'s `targets` if given."""
     if create_graph and not g.requires_grad:
         # A constant derivative (relu's, abs's, max's: a mask) still depends on t, with
@@ -297,16 +320,16 @@ def _deliver(t: Tensor, g: Tensor, targets, create_graph: bool, stored: set[int]
     if targets is None:
         _store_grad(t, g, create_graph, stored)
     elif t in targets:
+        g = _tensor(g)
         targets[t] = g if targets[t] is None else targets[t] + g
 
 
-def _fit(g: Tensor, x_data: np.ndarray, create_graph: bool) -> Tensor:
-    """A rule's gradient made to fit its input: dims broadcast in forward summed back
-    (recorded under create_graph, else in numpy), then the input's dtype."""
-    if g.data.shape != x_data.shape:
-        g = (unbroadcast(g, x_data.shape) if create_graph
-             else Tensor._make(sum_to(g.data, x_data.shape), False))
-    if g.data.dtype != x_data.dtype:
+def _fit(g, x_data: np.ndarray, create_graph: bool):
+    """A rule's gradient (an array, or a Tensor under create_graph) made to fit its input:
+    dims broadcast in forward summed back (recorded under create_graph), then its dtype."""
+    if g.shape != x_data.shape:
+        g = unbroadcast(g, x_data.shape) if create_graph else sum_to(g, x_data.shape)
+    if g.dtype != x_data.dtype:
         g = g.astype(x_data.dtype)
     return g
 
@@ -322,19 +345,20 @@ def _leading_to(order: list[Tensor], targets) -> set[Tensor]:
     return leads
 
 
-def _accumulate(grads, owned, t, g, create_graph) -> None:
+def _accumulate(grads, owned, t, g) -> None:
     """Sum the gradients that reach `t` along several paths."""
     old = grads.get(t)
     if old is None:
         grads[t] = g
-    elif t in owned and not create_graph:
-        np.add(old.data, g.data, out=old.data)  # our own buffer: add in place
+    elif t in owned and type(old) is np.ndarray:
+        np.add(old, g, out=old)  # our own buffer: add in place
     else:
-        grads[t] = old + g
+        total = old + g
+        grads[t] = np.asarray(total) if type(old) is np.ndarray else total  # (0-d: scalar)
         owned.add(t)
 
 
-def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> None:
+def _store_grad(t: Tensor, g, create_graph: bool, stored: set[int]) -> None:
     """Add `g` into `t.grad`; every stored gradient gets an array of its own.
 
     `stored` holds the ids of the caller's seed arrays and of the arrays this walk has put on
@@ -351,14 +375,13 @@ def _store_grad(t: Tensor, g: Tensor, create_graph: bool, stored: set[int]) -> N
             t._grad = g
         stored.add(id(t._grad.data))
         return
-    data = g.data
+    data = g  # an array: the walk carries arrays unless it records
     if old is not None:
         data = np.asarray(old.data + data)  # 0-d arrays add up to a numpy scalar
     elif _shared(data, stored):
         data = data.copy()
     stored.add(id(data))
-    # the rule's own Tensor when nothing else holds its array (and it is outside the graph)
-    t._grad = g if data is g.data and not g.requires_grad else Tensor._make(data, False)
+    t._grad = Tensor._make(data, False)
 
 
 def _shared(data: np.ndarray, stored: set[int]) -> bool:

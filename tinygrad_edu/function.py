@@ -142,6 +142,11 @@ class Function:
     so the same rule records a graph under `create_graph=True`. Gradients may keep a
     broadcast shape: the engine sums them back to each input's shape.
 
+    An op whose rule uses only what numpy arrays and Tensors have in common (`@`, `.T`, `+`,
+    `*`, comparisons, `reshape`) and reads its inputs with `self.operands(grad)` may set
+    `rule_on_arrays = True`: when nothing records the backward pass, the engine then runs
+    the rule on plain arrays, and its results may be arrays.
+
     Examples
     --------
     >>> import numpy as np
@@ -165,6 +170,9 @@ class Function:
     module = None  # the Module (if any) whose forward made this node
     carry = 0  # how many backward passes in a row this node's graph has been carried over
     view = False  # True for ops whose output may share its input's memory (reshape, x[i], ...)
+    # The same rule run on arrays when nothing records it: each operation in it then skips
+    # an op object and a Tensor (about 1 us each; a training step's rules make dozens)
+    rule_on_arrays = False
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -193,6 +201,15 @@ class Function:
             return fn._record(inputs, tuple(needs_input_grad), Tensor._make(data, True))
         return Tensor._make(data, False)
 
+    @classmethod
+    def apply_in_rule(cls, *operands, **params):
+        """Use this op inside another op's backward rule: `apply` on Tensors; on arrays (a
+        rule the engine runs on arrays) only the forward, whose array is the result."""
+        for x in operands:
+            if isinstance(x, _tensor.Tensor):
+                return cls.apply(*operands, **params)
+        return cls().forward(*operands, **params)
+
     def _record(self, inputs: tuple, needs_input_grad: tuple, out):
         """Make this call the graph node that produced `out`."""
         self.inputs = inputs
@@ -215,6 +232,13 @@ class Function:
 
     def backward(self, grad):
         raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    def operands(self, grad) -> tuple:
+        """The inputs in the kind `grad` is: their arrays when the engine runs the rule on
+        arrays (`rule_on_arrays`, nothing recorded), else the Tensors themselves."""
+        if type(grad) is np.ndarray:
+            return tuple([t.data for t in self.inputs])
+        return self.inputs
 
     @property
     def output(self):

@@ -667,6 +667,8 @@ class Tensor:
         order[a], order[b] = order[b], order[a]
         return ops.Permute.apply(self, dims=tuple(order))
 
+    swapaxes = transpose  # numpy's name
+
     @property
     def T(self) -> Tensor:
         """All dims reversed (numpy's `.T`); the matrix transpose for 2-D tensors."""

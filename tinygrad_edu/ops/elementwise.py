@@ -31,6 +31,8 @@ class _Broadcasting(Function):
 class Add(_Broadcasting):
     """out = x + y"""
 
+    rule_on_arrays = True
+
     def forward(self, x, y):
         return x + y
 
@@ -40,6 +42,8 @@ class Add(_Broadcasting):
 
 class Sub(_Broadcasting):
     """out = x - y"""
+
+    rule_on_arrays = True
 
     def forward(self, x, y):
         return x - y
@@ -54,8 +58,10 @@ class Mul(_Broadcasting):
     def forward(self, x, y):
         return x * y
 
+    rule_on_arrays = True
+
     def backward(self, grad):
-        x, y = self.inputs
+        x, y = self.operands(grad)
         gx = grad * y if self.needs_input_grad[0] else None   # dout/dx = y
         gy = grad * x if self.needs_input_grad[1] else None   # dout/dy = x
         return gx, gy
@@ -152,6 +158,8 @@ class Where(_Broadcasting):
 class Neg(Function):
     """out = -x"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return -x
 
@@ -216,9 +224,11 @@ class ReLU(Function):
     def forward(self, x):
         return np.maximum(x, 0)
 
+    rule_on_arrays = True
+
     def backward(self, grad):
-        x = self.inputs[0].data
-        return grad * _const(x > 0)                  # dout/dx = 1 if x > 0 else 0 (also at 0)
+        x = self.inputs[0].data                      # the mask is a constant either way
+        return grad * (x > 0)                        # dout/dx = 1 if x > 0 else 0 (also at 0)
 
 
 class Sigmoid(Function):

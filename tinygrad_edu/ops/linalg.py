@@ -25,24 +25,26 @@ class MatMul(Function):
             return np.dot(x, y)   # the same BLAS product as matmul, a microsecond sooner
         return np.matmul(x, y)
 
+    rule_on_arrays = True
+
     def backward(self, grad):
-        x, y = self.inputs
+        x, y = self.operands(grad)
         if x.ndim == 2 and y.ndim == 2:              # the common case, stated plainly
             gx = grad @ y.T if self.needs_input_grad[0] else None
             gy = x.T @ grad if self.needs_input_grad[1] else None
             return gx, gy
         if x.ndim == 1 and y.ndim == 1:              # dot product: out = sum(x * y)
             return grad * y, grad * x
-        xm = x.unsqueeze(0) if x.ndim == 1 else x
-        ym = y.unsqueeze(-1) if y.ndim == 1 else y
-        g = grad.unsqueeze(-2) if x.ndim == 1 else grad
-        g = g.unsqueeze(-1) if y.ndim == 1 else g
+        xm = x[None] if x.ndim == 1 else x           # a row (1, n)
+        ym = y[..., None] if y.ndim == 1 else y      # a column (n, 1)
+        g = grad[..., None, :] if x.ndim == 1 else grad
+        g = g[..., None] if y.ndim == 1 else g
         gx = gy = None
         if self.needs_input_grad[0]:
-            gx = g @ ym.mT
+            gx = g @ ym.swapaxes(-1, -2)
             gx = gx.squeeze(-2) if x.ndim == 1 else gx
         if self.needs_input_grad[1]:
-            gy = xm.mT @ g
+            gy = xm.swapaxes(-1, -2) @ g
             gy = gy.squeeze(-1) if y.ndim == 1 else gy
         return gx, gy
 
@@ -73,15 +75,17 @@ class Linear(Function):
             out += b                                 # out is new: add the bias in place
         return out
 
+    rule_on_arrays = True
+
     def backward(self, grad):
-        x, w = self.inputs[0], self.inputs[1]
+        x, w = self.operands(grad)[:2]
         need = self.needs_input_grad
         gx = grad @ w if need[0] else None           # dout/dx = w
         gw = None
         if need[1]:                                  # dout/dw = grad^T x, summed over the batch
             x2, g2 = ((x, grad) if x.ndim == 2 and grad.ndim == 2 else
                       (x.reshape(-1, w.shape[1]), grad.reshape(-1, w.shape[0])))
-            gw = (x2.T @ g2).T if w.data.flags.f_contiguous else g2.T @ x2
+            gw = (x2.T @ g2).T if self.inputs[1].data.flags.f_contiguous else g2.T @ x2
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, grad if need[2] else None     # dout/db = 1 (the engine sums the batch)

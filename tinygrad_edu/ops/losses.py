@@ -109,13 +109,16 @@ class CrossEntropy(_ClassIndexLoss):
             return summed
         return summed / self.count if self.count else np.asarray(np.nan, x.dtype)
 
+    rule_on_arrays = True
+
     def backward(self, grad):
         # dL/dx_c = (softmax_c * sum(y) - y_c) * grad / N  (softmax - y for one-hot y; N for
         # "mean"): one op, SoftmaxShift, since every training step runs it
         n = max(self.count, 1) if self.reduction == "mean" else 1
-        return SoftmaxShift.apply(self.inputs[0], grad, dim=self.class_dim, probs=self.probs,
-                                  scale=np.asarray(1 / n, self.probs.dtype),
-                                  target=self.target, index=self.index)
+        x = self.operands(grad)[0]
+        return SoftmaxShift.apply_in_rule(x, grad, dim=self.class_dim, probs=self.probs,
+                                          scale=np.asarray(1 / n, self.probs.dtype),
+                                          target=self.target, index=self.index)
 
 
 class NLLLoss(_ClassIndexLoss):
