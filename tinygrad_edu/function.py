@@ -143,7 +143,8 @@ class Function:
     broadcast shape: the engine sums them back to each input's shape.
 
     An op whose rule uses only what numpy arrays and Tensors have in common (`@`, `.T`, `+`,
-    `*`, comparisons, `reshape`) and reads its inputs with `self.operands(grad)` may set
+    `*`, comparisons, `reshape`) and reads its inputs and output with `self.operands(grad)`
+    and `self.result(grad)` may set
     `rule_on_arrays = True`: when nothing records the backward pass, the engine then runs
     the rule on plain arrays, and its results may be arrays.
 
@@ -239,6 +240,11 @@ class Function:
         if type(grad) is np.ndarray:
             return tuple([t.data for t in self.inputs])
         return self.inputs
+
+    def result(self, grad):
+        """The output in the kind `grad` is (see `operands`)."""
+        out = self.output
+        return out.data if type(grad) is np.ndarray else out
 
     @property
     def output(self):

@@ -8,6 +8,7 @@ from ..errors import ShapeError
 from ..function import Function
 from ..reductions import max_along, sum_along
 from ..shapes import normalize_dim, normalize_dims, reduced_shape
+from ..tensor import Tensor
 from .elementwise import _const
 
 
@@ -18,12 +19,11 @@ class Sum(Function):
         self.dims, self.keepdim = normalize_dims(dim, x.shape, "sum"), keepdim
         return sum_along(x, self.dims, keepdim)
 
+    rule_on_arrays = True
+
     def backward(self, grad):
         # dout/dx = 1 for every summed element: spread grad back over the summed dims
-        x_shape = self.inputs[0].shape
-        if not self.keepdim and grad.ndim:
-            grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
-        return grad.expand(x_shape)
+        return _spread(grad, self.inputs[0].shape, self.dims, self.keepdim)
 
 
 class Mean(Function):
@@ -38,12 +38,24 @@ class Mean(Function):
             return np.true_divide(total, count) if count else np.full(total.shape, np.nan)
         return total * np.asarray(self.scale, x.dtype)
 
+    rule_on_arrays = True
+
     def backward(self, grad):
         # dout/dx = 1/N for every averaged element: grad / N spread back over the averaged dims
-        x_shape = self.inputs[0].shape
-        if not self.keepdim and grad.ndim:
-            grad = grad.reshape(reduced_shape(x_shape, self.dims, keepdim=True))
-        return (grad * self.scale).expand(x_shape)
+        return _spread(grad * self.scale, self.inputs[0].shape, self.dims, self.keepdim)
+
+
+def _spread(grad, x_shape: tuple, dims: tuple, keepdim: bool):
+    """The gradient of a reduction over `dims` repeated along them, to x's shape: the op
+    Expand on Tensors, numpy's read-only broadcast view on arrays."""
+    if not keepdim and np.ndim(grad):
+        grad = grad.reshape(reduced_shape(x_shape, dims, keepdim=True))
+    return grad.expand(x_shape) if isinstance(grad, Tensor) else np.broadcast_to(grad, x_shape)
+
+
+def _total(x, dim: int):
+    """x summed along dim, kept as a dim of 1 (Sum on Tensors, sum_along on arrays)."""
+    return x.sum(dim, keepdim=True) if isinstance(x, Tensor) else sum_along(x, (dim,), True)
 
 
 class Max(Function):
@@ -96,14 +108,17 @@ class Softmax(Function):
         e = np.exp(x - max_along(x, self.dim))      # shifted: exp never overflows
         return e / sum_along(e, (self.dim,), keepdims=True)
 
+    rule_on_arrays = True
+
     def backward(self, grad):
-        return _softmax_vjp(self.output, grad, self.dim)
+        return _softmax_vjp(self.result(grad), grad, self.dim)
 
 
 def _softmax_vjp(out, grad, dim):
-    """The gradient of x through out = softmax(x) (a Tensor on x), given grad of out."""
+    """The gradient of x through out = softmax(x) (a Tensor on x, or an array), given grad of
+    out."""
     # dout_i/dx_j = out_i (delta_ij - out_j), so grad_x = out * (grad - sum(grad * out))
-    return out * (grad - (grad * out).sum(dim, keepdim=True))
+    return out * (grad - _total(grad * out, dim))
 
 
 
@@ -118,6 +133,10 @@ class LogSoftmax(Function):
         shifted = x - max_along(x, self.dim)        # stable for large logits
         return shifted - np.log(sum_along(np.exp(shifted), (self.dim,), keepdims=True))
 
+    rule_on_arrays = True
+
     def backward(self, grad):
         # dout_i/dx_j = delta_ij - softmax_j, so grad_x = grad - softmax * sum(grad)
-        return grad - self.output.exp() * grad.sum(self.dim, keepdim=True)
+        out = self.result(grad)
+        softmax = out.exp() if isinstance(out, Tensor) else np.exp(out)
+        return grad - softmax * _total(grad, self.dim)
