@@ -186,16 +186,18 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     collecting = gc.isenabled()
     if collecting:
         gc.disable()
+    pop, push = heapq.heappop, heapq.heappush
     try:
         while pending:
-            t = heapq.heappop(pending)[1]
+            t = pop(pending)[1]
             g = grads.pop(t)
             node = t._ctx
-            if node.inputs is None:
+            inputs = node.inputs
+            if inputs is None:
                 raise _freed_graph_error(node)
             written = last_write[0] > t._seq  # something was written in place after t was made
             if written:
-                function.recorded_inputs(t)
+                inputs = function.recorded_inputs(t)
             if t._retains_grad or (targets is not None and t in targets):
                 with _grad_lock:
                     _deliver(t, g, targets, create_graph, stored)
@@ -222,11 +224,11 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 raise
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            if len(in_grads) != len(node.inputs):
+            if len(in_grads) != len(inputs):
                 raise GraphError(f"{node.name}.backward returned {len(in_grads)} gradients for "
-                                 f"{len(node.inputs)} inputs; return one Tensor (or None) per "
+                                 f"{len(inputs)} inputs; return one Tensor (or None) per "
                                  "input, in order")
-            for x, gx, need in zip(node.inputs, in_grads, node.needs_input_grad):  # noqa: B905
+            for x, gx, need in zip(inputs, in_grads, node.needs_input_grad):  # noqa: B905
                 if gx is None or not need:
                     continue
                 if type(gx) is not kind or not direct:
@@ -244,7 +246,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                     if x._ctx is None:
                         leaves.append(x)
                     else:
-                        heapq.heappush(pending, (-x._seq, x))
+                        push(pending, (-x._seq, x))
             if recorder is not None:
                 recorder(t, node, _tensor(g), tuple(map(_tensor, in_grads)))
             if not retain_graph:

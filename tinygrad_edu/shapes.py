@@ -1,6 +1,9 @@
-"""Broadcasting and dim helpers: unbroadcast and sum_to, normalize_dim, broadcast_shape."""
+"""Broadcasting and dim helpers: unbroadcast, sum_to and spread_to, normalize_dim,
+broadcast_shape."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -87,3 +90,19 @@ def sum_to(array: np.ndarray, shape) -> np.ndarray:
     if stretched:
         array = np.add.reduce(array, axis=stretched, keepdims=True)
     return np.asarray(array)  # a sum over every dim is a numpy scalar
+
+
+# Up to this many elements spread_to writes its result out: filling a small array takes
+# 0.3-0.8 us, numpy's general broadcast_to 1.7-2 us (and a contiguous gradient is quicker
+# for the next rule to read). Larger results stay numpy's broadcast view: no memory.
+SMALL_SPREAD = 4096
+
+
+def spread_to(array, shape: tuple) -> np.ndarray:
+    """The inverse of `sum_to` on a numpy array (or number): repeat it to `shape` by numpy's
+    broadcasting, as a new array when small, else as a read-only broadcast view."""
+    if math.prod(shape) <= SMALL_SPREAD:
+        out = np.empty(shape, np.result_type(array))
+        out[...] = array
+        return out
+    return np.broadcast_to(array, shape)

@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..function import Function
 from ..reductions import max_along, sum_along
-from ..shapes import normalize_dim, normalize_dims, reduced_shape
+from ..shapes import normalize_dim, normalize_dims, reduced_shape, spread_to
 from ..tensor import Tensor
 from .elementwise import _const
 
@@ -46,11 +46,11 @@ class Mean(Function):
 
 
 def _spread(grad, x_shape: tuple, dims: tuple, keepdim: bool):
-    """The gradient of a reduction over `dims` repeated along them, to x's shape: the op
-    Expand on Tensors, numpy's read-only broadcast view on arrays."""
+    """The gradient of a reduction over `dims` repeated along them, to x's shape (the op
+    Expand on Tensors)."""
     if not keepdim and np.ndim(grad):
         grad = grad.reshape(reduced_shape(x_shape, dims, keepdim=True))
-    return grad.expand(x_shape) if isinstance(grad, Tensor) else np.broadcast_to(grad, x_shape)
+    return grad.expand(x_shape) if isinstance(grad, Tensor) else spread_to(grad, x_shape)
 
 
 def _total(x, dim: int):
