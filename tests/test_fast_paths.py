@@ -12,13 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor, grad, no_grad, ops
+from tinygrad_edu import Function, Tensor, grad, no_grad, ops
 from tinygrad_edu.nn import functional as F
 from tinygrad_edu.testing import assert_grads_close, check_grad
 from tinygrad_edu.testing.strategies import (
     arrays,
     broadcastable_arrays,
     logits_and_targets,
+    matmul_arrays,
     mlp_params,
 )
 
@@ -314,3 +315,135 @@ def test_permute_backward_inverts_any_order(x, dims, negative):
     dims = [d - 3 if negative else d for d in dims]
     check_grad(lambda t: t.permute(*dims) * Tensor(np.arange(x.size).reshape(
         np.transpose(x, dims).shape)), x, order=2)
+
+
+# ---- rules on arrays ---------------------------------------------------------------------
+# Without create_graph the walk carries plain arrays and runs the rules of ops that set
+# `rule_on_arrays` on them; with create_graph the same rules run on Tensors. Both walks must
+# give the same gradients (to float rounding: the same numpy calls, in the same order).
+
+def _on_arrays_and_on_tensors(make, *values, seed_grad=None):
+    """d make(*inputs) / d inputs, by backward() (rules on arrays) and by grad() with
+    create_graph (rules on Tensors), for the output gradient `seed_grad` (ones by default)."""
+    xs = [Tensor(v, requires_grad=True) for v in values]
+    out = make(*xs)
+    seed_grad = np.ones(out.shape, out.dtype) if seed_grad is None else seed_grad
+    out.backward(Tensor(seed_grad))
+    ys = [Tensor(v, requires_grad=True) for v in values]
+    on_tensors = grad(make(*ys), ys, grad_outputs=Tensor(seed_grad), create_graph=True,
+                      allow_unused=True)
+    for x, g in zip(xs, on_tensors, strict=True):
+        assert g is not None and g.requires_grad, "create_graph recorded the rule"
+        np.testing.assert_allclose(x.grad.data, g.data, rtol=1e-12, atol=1e-12)
+        assert x.grad.dtype == x.dtype and x.grad.shape == x.shape
+
+
+@given(pair=matmul_arrays())
+def test_matmul_rule_on_arrays_equals_rule_on_tensors(pair):
+    x, y = pair
+    _on_arrays_and_on_tensors(lambda a, b: a @ b, x, y)
+
+
+@given(data=st.data(), batch=st.sampled_from([(), (2,), (2, 3)]), bias=st.booleans())
+def test_linear_rule_on_arrays_equals_rule_on_tensors(data, batch, bias):
+    n_in, n_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    values = [data.draw(arrays(batch + (3, n_in))), data.draw(arrays((n_out, n_in)))]
+    if bias:
+        values.append(data.draw(arrays((n_out,))))
+    _on_arrays_and_on_tensors(F.linear, *values)
+
+
+@given(pair=broadcastable_arrays(), op=st.sampled_from(["add", "sub", "mul"]))
+def test_elementwise_rules_on_arrays_equal_rules_on_tensors(pair, op):
+    _on_arrays_and_on_tensors(lambda a, b: getattr(a, op)(b), *pair)
+
+
+@given(x=arrays(), op=st.sampled_from(["neg", "relu"]))
+def test_unary_rules_on_arrays_equal_rules_on_tensors(x, op):
+    _on_arrays_and_on_tensors(lambda a: getattr(a, op)(), x)
+
+
+@given(data=st.data(), op=st.sampled_from(["sum", "mean"]), keepdim=st.booleans())
+def test_reduction_rules_on_arrays_equal_rules_on_tensors(data, op, keepdim):
+    shape = data.draw(st.sampled_from([(5,), (3, 4), (2, 3, 70), (3, 1500)]))  # the last: a view
+    x = data.draw(arrays(shape))
+    dim = data.draw(st.sampled_from([None, 0, -1] + ([(0, x.ndim - 1)] if x.ndim > 1 else [])))
+    _on_arrays_and_on_tensors(lambda a: getattr(a, op)(dim, keepdim=keepdim), x)
+
+
+@given(data=st.data(), op=st.sampled_from(["softmax", "log_softmax"]))
+def test_softmax_rules_on_arrays_equal_rules_on_tensors(data, op):
+    x = data.draw(arrays(data.draw(st.sampled_from([(4,), (3, 5), (2, 3, 4)]))))
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    seed_grad = data.draw(arrays(x.shape))  # ones would give softmax's gradient 0
+    _on_arrays_and_on_tensors(lambda a: getattr(a, op)(dim=dim), x, seed_grad=seed_grad)
+
+
+@given(case=logits_and_targets(kind="index"), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_cross_entropy_rule_on_arrays_equals_rule_on_tensors(case, reduction):
+    logits, labels = case
+    _on_arrays_and_on_tensors(lambda a: F.cross_entropy(a, labels, reduction=reduction), logits)
+
+
+class _Square(Function):
+    """out = x * x, a user's op whose rule runs on arrays"""
+
+    rule_on_arrays = True
+    seen: list = []
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, grad):
+        (x,) = self.operands(grad)
+        _Square.seen.append((type(grad), type(x), type(self.result(grad))))
+        return grad * 2 * x                          # a numpy scalar for 0-d arrays
+
+
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_a_users_op_with_rule_on_arrays_gets_arrays_and_under_create_graph_tensors(shape):
+    _Square.seen.clear()
+    x = Tensor(np.full(shape, 3.0), requires_grad=True)
+    _Square.apply(x).sum().backward()
+    assert _Square.seen == [(np.ndarray, np.ndarray, np.ndarray)]
+    np.testing.assert_array_equal(x.grad.data, np.full(shape, 6.0))
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == shape
+    (dx,) = grad(_Square.apply(x).sum(), x, create_graph=True)
+    assert _Square.seen[1] == (Tensor, Tensor, Tensor)
+    (ddx,) = grad(dx.sum(), x)                      # the rule was recorded: d(2x)/dx = 2
+    np.testing.assert_array_equal(ddx.data, np.full(shape, 2.0))
+
+
+def test_an_op_without_rule_on_arrays_still_gets_a_tensor():
+    seen = []
+
+    class Twice(Function):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, grad):
+            seen.append(type(grad))
+            return grad * 2
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    Twice.apply(x).relu().sum().backward()           # between two rules on arrays
+    assert seen == [Tensor]
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_apply_in_rule_runs_forward_on_arrays_and_records_on_tensors():
+    x = np.array([1.0, -2.0, 3.0])
+    on_arrays = ops.Softmax.apply_in_rule(x, dim=0)
+    assert type(on_arrays) is np.ndarray
+    t = Tensor(x, requires_grad=True)
+    on_tensors = ops.Softmax.apply_in_rule(t, dim=0)
+    assert isinstance(on_tensors, Tensor) and on_tensors.grad_fn is not None
+    np.testing.assert_array_equal(on_arrays, on_tensors.data)
+
+
+def test_a_large_spread_gradient_is_stored_as_a_writable_array_of_its_own():
+    x = Tensor(np.ones((100, 100), np.float32), requires_grad=True)
+    x.sum().backward()                               # Sum's rule: a read-only broadcast view
+    assert x.grad.data.flags.writeable and x.grad.data.base is None
+    x.grad.data[0, 0] = 5.0                          # its own memory
+    np.testing.assert_array_equal(x.grad.data.sum(), 10004.0)

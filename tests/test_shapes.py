@@ -1,4 +1,5 @@
-"""Broadcasting and dim helpers: normalize_dim(s), broadcast_shape, reduced_shape, unbroadcast."""
+"""Broadcasting and dim helpers: normalize_dim(s), broadcast_shape, reduced_shape, unbroadcast,
+sum_to and spread_to."""
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -8,10 +9,12 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import DimError, ShapeError, Tensor
 from tinygrad_edu.shapes import (
+    SMALL_SPREAD,
     broadcast_shape,
     normalize_dim,
     normalize_dims,
     reduced_shape,
+    spread_to,
     sum_to,
     summed_dims,
     unbroadcast,
@@ -131,3 +134,15 @@ def test_unbroadcast_records_a_graph_under_create_graph(data):
     g = Tensor(data.draw(tst.arrays(full)), requires_grad=True)
     out = unbroadcast(g, small)
     assert out.requires_grad or out is g
+
+
+@given(data=st.data(), large=st.booleans())
+def test_spread_to_is_numpys_broadcast_small_written_out_large_a_view(data, large):
+    shape = (3, SMALL_SPREAD) if large else data.draw(hnp.array_shapes(min_dims=0, max_side=5))
+    kept = data.draw(st.integers(0, len(shape)))     # leading dims dropped, others 1 or kept
+    source_shape = tuple(data.draw(st.sampled_from([1, n])) for n in shape[len(shape) - kept:])
+    source = data.draw(hnp.arrays(np.float32, source_shape))
+    out = spread_to(source, shape)
+    np.testing.assert_array_equal(out, np.broadcast_to(source, shape))
+    assert out.dtype == source.dtype and out.shape == shape
+    assert out.flags.writeable != large              # a new array, or the read-only view
