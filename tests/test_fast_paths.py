@@ -353,14 +353,24 @@ def test_linear_rule_on_arrays_equals_rule_on_tensors(data, batch, bias):
     _on_arrays_and_on_tensors(F.linear, *values)
 
 
-@given(pair=broadcastable_arrays(), op=st.sampled_from(["add", "sub", "mul"]))
+@given(pair=broadcastable_arrays(), op=st.sampled_from(["add", "sub", "mul", "div"]))
 def test_elementwise_rules_on_arrays_equal_rules_on_tensors(pair, op):
-    _on_arrays_and_on_tensors(lambda a, b: getattr(a, op)(b), *pair)
+    x, y = pair
+    if op == "div":
+        y = np.where(np.abs(y) < 0.5, 2.0, y)        # away from 0
+    _on_arrays_and_on_tensors(lambda a, b: getattr(a, op)(b), x, y)
 
 
-@given(x=arrays(), op=st.sampled_from(["neg", "relu"]))
+@given(x=arrays(min_value=0.1, max_value=5.0),
+       op=st.sampled_from(["neg", "relu", "exp", "log", "log1p", "sqrt", "sigmoid", "tanh"]))
 def test_unary_rules_on_arrays_equal_rules_on_tensors(x, op):
-    _on_arrays_and_on_tensors(lambda a: getattr(a, op)(), x)
+    _on_arrays_and_on_tensors(lambda a: getattr(a, op)(), x * np.sign(x - 1) if op in (
+        "neg", "relu", "exp", "sigmoid", "tanh") else x)   # both signs where the op allows
+
+
+@given(x=arrays(shape=(2, 3, 4)), dtype=st.sampled_from([np.float32, np.float64]))
+def test_reshape_and_cast_rules_on_arrays_equal_rules_on_tensors(x, dtype):
+    _on_arrays_and_on_tensors(lambda a: a.reshape(4, 6).astype(dtype) * 3, x)
 
 
 @given(data=st.data(), op=st.sampled_from(["sum", "mean"]), keepdim=st.booleans())

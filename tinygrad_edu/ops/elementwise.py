@@ -70,13 +70,15 @@ class Mul(_Broadcasting):
 class Div(_Broadcasting):
     """out = x / y"""
 
+    rule_on_arrays = True
+
     def forward(self, x, y):
         return x / y
 
     def backward(self, grad):
-        x, y = self.inputs
+        x, y = self.operands(grad)
         gx = grad / y if self.needs_input_grad[0] else None                  # dout/dx = 1/y
-        gy = -grad * self.output / y if self.needs_input_grad[1] else None   # dout/dy = -x/y^2
+        gy = -grad * self.result(grad) / y if self.needs_input_grad[1] else None  # -x/y^2
         return gx, gy
 
 
@@ -170,41 +172,49 @@ class Neg(Function):
 class Exp(Function):
     """out = exp(x)"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return np.exp(x)
 
     def backward(self, grad):
-        return grad * self.output                    # dout/dx = exp(x) = out
+        return grad * self.result(grad)              # dout/dx = exp(x) = out
 
 
 class Log(Function):
     """out = ln(x)"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return np.log(x)
 
     def backward(self, grad):
-        return grad / self.inputs[0]                 # dout/dx = 1/x
+        return grad / self.operands(grad)[0]         # dout/dx = 1/x
 
 
 class Log1p(Function):
     """out = ln(1 + x), exact for small x"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return np.log1p(x)
 
     def backward(self, grad):
-        return grad / (self.inputs[0] + 1)           # dout/dx = 1/(1 + x)
+        return grad / (self.operands(grad)[0] + 1)   # dout/dx = 1/(1 + x)
 
 
 class Sqrt(Function):
     """out = sqrt(x)"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return np.sqrt(x)
 
     def backward(self, grad):
-        return grad * 0.5 / self.output              # dout/dx = 1 / (2 sqrt(x))
+        return grad * 0.5 / self.result(grad)        # dout/dx = 1 / (2 sqrt(x))
 
 
 class Abs(Function):
@@ -221,10 +231,10 @@ class Abs(Function):
 class ReLU(Function):
     """out = max(x, 0)"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return np.maximum(x, 0)
-
-    rule_on_arrays = True
 
     def backward(self, grad):
         x = self.inputs[0].data                      # the mask is a constant either way
@@ -234,24 +244,28 @@ class ReLU(Function):
 class Sigmoid(Function):
     """out = 1 / (1 + exp(-x)), computed without overflow"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         # exp of a non-positive number never overflows: exp(-|x|) serves both signs
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(self, grad):
-        out = self.output
+        out = self.result(grad)
         return grad * out * (1 - out)                # dout/dx = sigma (1 - sigma)
 
 
 class Tanh(Function):
     """out = tanh(x)"""
 
+    rule_on_arrays = True
+
     def forward(self, x):
         return np.tanh(x)
 
     def backward(self, grad):
-        out = self.output
+        out = self.result(grad)
         return grad * (1 - out * out)                # dout/dx = 1 - tanh^2
 
 
@@ -272,6 +286,8 @@ class Clamp(Function):
 
 class Cast(Function):
     """out = x converted to another dtype (a copy, for the same dtype: Tensor.clone)"""
+
+    rule_on_arrays = True
 
     def forward(self, x, dtype):
         return x.astype(dtype)

@@ -14,6 +14,7 @@ class Reshape(Function):
     """out = x with a new shape (same elements, same order)"""
 
     view = True
+    rule_on_arrays = True
 
     def forward(self, x, shape):
         return x.reshape(shape)
