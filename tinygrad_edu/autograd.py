@@ -237,8 +237,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
                 if gx.shape != x_data.shape or gx.dtype != x_data.dtype:
                     gx = _fit(gx, x_data, create_graph)
                 if anomaly:
-                    _check_finite(gx if arrays else gx.data, f"{node.name}.backward",
-                                  node.inputs)
+                    _check_finite(gx if arrays else gx.data, f"{node.name}.backward", inputs)
                 if x in grads:
                     _accumulate(grads, owned, x, gx)
                 else:

@@ -144,9 +144,9 @@ class Function:
 
     An op whose rule uses only what numpy arrays and Tensors have in common (`@`, `.T`, `+`,
     `*`, comparisons, `reshape`) and reads its inputs and output with `self.operands(grad)`
-    and `self.result(grad)` may set
-    `rule_on_arrays = True`: when nothing records the backward pass, the engine then runs
-    the rule on plain arrays, and its results may be arrays.
+    and `self.result(grad)` may set `rule_on_arrays = True`: when nothing records the
+    backward pass, the engine then runs the rule on plain arrays, and its results may be
+    arrays.
 
     Examples
     --------

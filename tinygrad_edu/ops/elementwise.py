@@ -55,10 +55,10 @@ class Sub(_Broadcasting):
 class Mul(_Broadcasting):
     """out = x * y"""
 
+    rule_on_arrays = True
+
     def forward(self, x, y):
         return x * y
-
-    rule_on_arrays = True
 
     def backward(self, grad):
         x, y = self.operands(grad)
