@@ -174,6 +174,17 @@ def run_memory(samples: int, frameworks, threads: int) -> dict:
 
 # ---- machine facts ---------------------------------------------------------------------
 
+def _update_route() -> str:
+    """How optim.SGD computes w -= lr * g here: BLAS's axpy (scipy installed) or numpy."""
+    from tinygrad_edu import optim
+
+    if optim._blas_axpy():
+        import scipy
+
+        return f"BLAS axpy (scipy {scipy.__version__})"
+    return "numpy, lr * g then w -= it (pip install -e '.[fast]' adds scipy: one BLAS pass)"
+
+
 def machine_facts(threads: int) -> dict:
     facts = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -190,6 +201,7 @@ def machine_facts(threads: int) -> dict:
         facts["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration")}
     except Exception:  # older numpy: no dict mode
         facts["blas"] = None
+    facts["sgd_update"] = _update_route()  # (first: scipy's own BLAS is then listed too)
     facts["blas_kernels"] = blas_kernels()
     if torch_available():
         import torch
@@ -218,6 +230,8 @@ def format_report(report: dict) -> str:
                  f"threads {facts['threads']}, clock: {facts['clock']}, numpy {facts['numpy']}"
                  + (f", torch {facts['torch']}" if "torch" in facts else ""))
     lines.append(f"BLAS: {kernel_text(facts.get('blas_kernels'))}")
+    if "sgd_update" in facts:  # (reports written before it was recorded have none)
+        lines.append(f"SGD update: {facts['sgd_update']}")
     note = kernel_note(facts.get("blas_kernels"))
     if note:
         lines.append(note)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Tensor, function
+from tinygrad_edu import Tensor, function, optim
 from tinygrad_edu.errors import DtypeError, GraphError, ShapeError
 from tinygrad_edu.nn import Linear, Sequential
 from tinygrad_edu.optim import SGD, Adam, CosineLR, StepLR
@@ -88,6 +89,59 @@ def test_sgd_updates_in_place():
     array = p.data
     run_steps(SGD([p], lr=0.1), [p], [[[1.0, 1.0]]])
     assert p.data is array
+
+
+# The update w -= lr g takes BLAS's axpy (one pass, no temporary) when scipy is installed,
+# else numpy's two steps; both must give numpy's numbers (to the last bit: axpy may round once
+# where numpy rounds lr g first) and update the parameter's own array.
+ROUTES = {"blas": None, "numpy": lambda: {}}
+
+
+def _route(name, monkeypatch):
+    if name == "blas":
+        pytest.importorskip("scipy", reason="the BLAS route needs scipy (the fast extra)")
+    else:
+        monkeypatch.setattr(optim, "_blas_axpy", ROUTES[name])
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_update_routes_agree_with_numpy(route, dtype, monkeypatch):
+    _route(route, monkeypatch)
+
+    @given(data=st.data(), lr=lrs)
+    def check(data, lr):
+        shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5))
+        values = hnp.arrays(dtype, shape, elements=st.floats(-10, 10, width=32))
+        w, g = data.draw(values), data.draw(values)
+        if w.ndim > 1 and data.draw(st.booleans(), label="column-major parameter"):
+            w = np.asfortranarray(w)               # not C-contiguous: numpy's route
+        p = Tensor(w.copy(order="K"), requires_grad=True)
+        p.grad = Tensor(g)
+        array, flat = p.data, p.data.ravel(order="K")
+        SGD([p], lr=lr).step()
+        expected = w - dtype(lr) * g
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(p.data, expected, rtol=2 * eps,
+                                   atol=2 * eps * np.abs(expected).max(initial=0))
+        assert p.data is array and p.data.dtype == dtype      # its own array, updated
+        if flat.base is not None:                             # a view taken before sees it
+            np.testing.assert_array_equal(flat, p.data.ravel(order="K"))
+
+    check()
+
+
+def test_sgd_blas_route_is_taken_for_a_contiguous_float_parameter(monkeypatch):
+    pytest.importorskip("scipy", reason="the BLAS route needs scipy (the fast extra)")
+    calls = []
+    real = optim._blas_axpy()[np.dtype(np.float32)]
+    monkeypatch.setattr(optim, "_blas_axpy", lambda: {np.dtype(np.float32): lambda *a, **k:
+                                                      calls.append(1) or real(*a, **k)})
+    p = Tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    p.grad = Tensor(np.full((3, 4), 2.0, np.float32))
+    SGD([p], lr=0.25).step()
+    assert calls == [1]
+    np.testing.assert_array_equal(p.data, np.full((3, 4), 0.5, np.float32))
 
 
 def test_sgd_skips_parameters_without_a_gradient():
