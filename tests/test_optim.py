@@ -115,9 +115,11 @@ def test_sgd_update_routes_agree_with_numpy(route, dtype, monkeypatch):
         values = hnp.arrays(dtype, shape, elements=st.floats(-10, 10, width=32))
         w, g = data.draw(values), data.draw(values)
         if w.ndim > 1 and data.draw(st.booleans(), label="column-major parameter"):
-            w = np.asfortranarray(w)               # not C-contiguous: numpy's route
+            w = np.asfortranarray(w)               # as nn.Linear stores its weight
+        if w.ndim > 1 and data.draw(st.booleans(), label="column-major gradient"):
+            g = np.asfortranarray(g)               # in another order than w: numpy's route
         p = Tensor(w.copy(order="K"), requires_grad=True)
-        p.grad = Tensor(g)
+        p.grad = Tensor(g.copy(order="K"))
         array, flat = p.data, p.data.ravel(order="K")
         SGD([p], lr=lr).step()
         expected = w - dtype(lr) * g
@@ -131,17 +133,20 @@ def test_sgd_update_routes_agree_with_numpy(route, dtype, monkeypatch):
     check()
 
 
-def test_sgd_blas_route_is_taken_for_a_contiguous_float_parameter(monkeypatch):
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_sgd_blas_route_is_taken_for_contiguous_float_parameters(order, monkeypatch):
+    """Row-major, and column-major as nn.Linear stores its weight (and gets its gradient)."""
     pytest.importorskip("scipy", reason="the BLAS route needs scipy (the fast extra)")
     calls = []
     real = optim._blas_axpy()[np.dtype(np.float32)]
     monkeypatch.setattr(optim, "_blas_axpy", lambda: {np.dtype(np.float32): lambda *a, **k:
                                                       calls.append(1) or real(*a, **k)})
-    p = Tensor(np.ones((3, 4), np.float32), requires_grad=True)
-    p.grad = Tensor(np.full((3, 4), 2.0, np.float32))
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    p = Tensor(np.array(w, order=order), requires_grad=True)
+    p.grad = Tensor(np.array(w * 4, order=order))
     SGD([p], lr=0.25).step()
     assert calls == [1]
-    np.testing.assert_array_equal(p.data, np.full((3, 4), 0.5, np.float32))
+    np.testing.assert_array_equal(p.data, np.zeros((3, 4), np.float32))
 
 
 def test_sgd_skips_parameters_without_a_gradient():

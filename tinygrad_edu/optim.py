@@ -332,14 +332,16 @@ def _subtract_scaled(w: np.ndarray, scale: float, g: np.ndarray) -> None:
 
     numpy computes `scale * g` into a new array and then subtracts it: two passes over memory
     and a third array. BLAS's axpy (y += a x) does it in one pass, with no temporary; scipy
-    exposes it, so with scipy installed (the `fast` extra) a contiguous float32 or float64
-    update takes that route: 8 us of the W1 benchmark's 300 us step (docs/benchmarks.md).
+    exposes it, so with scipy installed (the `fast` extra) a float32 or float64 update of
+    contiguous arrays takes that route: 8 us of the W1 benchmark's 300 us step (docs/benchmarks.md).
     The numbers agree with numpy's to the last bit, or differ there (axpy may fuse the
     multiply and the add into one rounding).
     """
     axpy = _blas_axpy().get(w.dtype) if g.dtype == w.dtype else None
-    if axpy is not None and w.flags.c_contiguous and g.flags.c_contiguous and w.size:
-        axpy(g.reshape(-1), w.reshape(-1), a=-scale)  # (flat views: w's memory, in place)
+    if axpy is not None and w.flags.forc and w.strides == g.strides and w.size:
+        # both contiguous in the same order (nn.Linear's weight and its gradient are column-
+        # major): flat views in memory order line the elements up, and axpy writes into w
+        axpy(g.ravel(order="K"), w.ravel(order="K"), a=-scale)
     else:
         w -= scale * g
 
