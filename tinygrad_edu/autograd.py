@@ -177,7 +177,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     kind = np.ndarray if arrays else Tensor  # what a gradient is in this walk
     leads = None if targets is None else _leading_to(_topological_order(roots), targets)
     anomaly = state.anomaly
-    recorder = getattr(_recording, "recorder", None)  # viz's backward player, if it listens
+    recorder = _recording.recorder  # viz's backward player, if it listens
     last_write = function._last_write
     grad_mode, state.grad_enabled = state.grad_enabled, create_graph  # record rules or not
     # The walk makes no reference cycles, but each released node keeps a small record of the
@@ -258,16 +258,25 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     # only now: a walk that fails part way leaves every .grad as it was. The lock makes each
     # read-add-write of a .grad whole when threads backpropagate into shared leaves.
     with _grad_lock:
-        for x in leaves:
-            _deliver(x, grads.pop(x), targets, create_graph, stored)
+        if targets is None and arrays:  # a training step: the arrays go straight to .grad
+            for x in leaves:
+                _store_array(x, grads.pop(x), stored)
+        else:
+            for x in leaves:
+                _deliver(x, grads.pop(x), targets, create_graph, stored)
     function._generation[0] += 1
 
 
-# The backward player (tinygrad_edu.viz.player) sets `_recording.recorder`, in its own thread,
-# to a callable run after each rule with (the output tensor, its node, the gradient that
-# arrived at it, the tuple the rule returned: one gradient or None per input, before any
-# summing). Off (None), it costs one test per node.
-_recording = threading.local()
+class _Recording(threading.local):
+    """The backward player (tinygrad_edu.viz.player) sets `recorder`, in its own thread, to a
+    callable run after each rule with (the output tensor, its node, the gradient that arrived
+    at it, the tuple the rule returned: one gradient or None per input, before any summing).
+    Off (None, the class default: a plain read), it costs one test per node."""
+
+    recorder = None
+
+
+_recording = _Recording()
 
 # One lock for every .grad a walk writes: numpy releases the GIL inside the add, so two
 # threads could otherwise both read the old .grad and one sum would be lost.
@@ -366,23 +375,28 @@ def _store_grad(t: Tensor, g, create_graph: bool, stored: set[int]) -> None:
     leaves: such an array is copied before it is stored again. An existing `.grad` is not
     added into in place (the caller may hold it): the sum is a new array.
     """
-    old = t._grad  # (the attribute behind the .grad property, which may warn)
-    if create_graph:  # gradients stay in the graph: a shared one is cloned, in the graph too
-        if old is not None:
-            t._grad = old + g
-        elif _shared(g.data, stored):
-            t._grad = g.clone()
-        else:
-            t._grad = g
-        stored.add(id(t._grad.data))
+    if not create_graph:
+        _store_array(t, g, stored)
         return
-    data = g  # an array: the walk carries arrays unless it records
+    old = t._grad  # (the attribute behind the .grad property, which may warn)
+    if old is not None:  # gradients stay in the graph: a shared one is cloned, in it too
+        t._grad = old + g
+    elif _shared(g.data, stored):
+        t._grad = g.clone()
+    else:
+        t._grad = g
+    stored.add(id(t._grad.data))
+
+
+def _store_array(t: Tensor, g: np.ndarray, stored: set[int]) -> None:
+    """`_store_grad` of a gradient the walk carried as an array."""
+    old = t._grad
     if old is not None:
-        data = np.asarray(old.data + data)  # 0-d arrays add up to a numpy scalar
-    elif _shared(data, stored):
-        data = data.copy()
-    stored.add(id(data))
-    t._grad = Tensor._make(data, False)
+        g = np.asarray(old.data + g)  # 0-d arrays add up to a numpy scalar
+    elif _shared(g, stored):
+        g = g.copy()
+    stored.add(id(g))
+    t._grad = Tensor._make(g, False)
 
 
 def _shared(data: np.ndarray, stored: set[int]) -> bool:

@@ -126,11 +126,6 @@ def _written_since(data: np.ndarray, seq: int) -> bool:
     return entry is not None and entry[0] > seq
 
 
-# What a released node keeps, when it has them, besides `structure`, `needs_input_grad` and its
-# output's weak reference: the module that made it, the summary of its output (`made`) and the
-# small parameters pictures name (Permute's dims, a loss's reduction). No array.
-_KEPT = ("module", "made", "dims", "reduction")
-
 
 class Function:
     """Base class of ops. Subclass it, write `forward` and `backward`, call `apply`.
@@ -171,6 +166,9 @@ class Function:
     module = None  # the Module (if any) whose forward made this node
     carry = 0  # how many backward passes in a row this node's graph has been carried over
     view = False  # True for ops whose output may share its input's memory (reshape, x[i], ...)
+    # What a released node keeps of what forward saved: small parameters that pictures of the
+    # graph name (Permute's dims, a loss's reduction), never an array
+    kept_after_release: tuple[str, ...] = ()
     # The same rule run on arrays when nothing records it: each operation in it then skips
     # an op object and a Tensor (about 1 us each; a training step's rules make dozens)
     rule_on_arrays = False
@@ -294,10 +292,12 @@ class Function:
                                  else (data.shape, data.dtype, x.name, None, weakref.ref(x)))
         kept = {"structure": tuple(structure), "needs_input_grad": d["needs_input_grad"],
                 "_output": d["_output"]}
-        if len(d) > 4:  # inputs, needs_input_grad, generation, _output: nothing else to keep
-            for key in _KEPT:
-                if key in d:
-                    kept[key] = d[key]
+        if "made" in d:  # (set by the release of a node that used this one's output)
+            kept["made"] = d["made"]
+        if "module" in d:
+            kept["module"] = d["module"]
+        for key in self.kept_after_release:
+            kept[key] = d[key]
         self.__dict__ = kept  # inputs reads the class default, None, from now on
 
     def explain_error(self, inputs, params, exc: Exception) -> Exception:

@@ -65,6 +65,7 @@ class _ClassIndexLoss(Function):
     """A loss over class indices: a label past the last class fails its indexing; say so."""
 
     loss_name: str
+    kept_after_release = ("reduction",)              # pictures say a summed loss is summed
 
     def explain_error(self, inputs, params, exc):
         target = params.get("target")

@@ -41,6 +41,7 @@ class Permute(Function):
     """out = x with its dims reordered"""
 
     view = True
+    kept_after_release = ("dims",)                   # pictures name x.T and transpose by them
 
     def forward(self, x, dims):
         self.dims = dims
