@@ -274,13 +274,15 @@ def format_report(report: dict) -> str:
         lines.append("")
     if report.get("memory"):
         lines.append("| memory: one W1 epoch | framework | peak RSS added | over numpy "
-                     "| tracemalloc peak |")
-        lines.append("|---|---|---|---|---|")
+                     "| tracemalloc peak | first step (one-time loads) |")
+        lines.append("|---|---|---|---|---|---|")
         for fw, m in report["memory"].items():
             traced = (f"{m['tracemalloc_peak_mib']:.2f} MiB"
                       if m["tracemalloc_peak_mib"] is not None else "n/a")
+            first = m.get("first_step_mib")  # (reports written before it was recorded)
+            first = "n/a" if first is None else f"{first:.2f} MiB"
             lines.append(f"| {m['samples']:,} samples | {fw} | {m['added_mib']:.2f} MiB | "
-                         f"{m['added_over_numpy_mib']:+.2f} MiB | {traced} |")
+                         f"{m['added_over_numpy_mib']:+.2f} MiB | {traced} | {first} |")
         lines.append("")
     for note in report["notes"]:
         lines.append(f"note: {note}")

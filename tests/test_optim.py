@@ -133,6 +133,19 @@ def test_sgd_update_routes_agree_with_numpy(route, dtype, monkeypatch):
     check()
 
 
+@pytest.mark.parametrize("route", ROUTES)
+def test_sgd_update_with_a_gradient_overlapping_the_parameter(route, monkeypatch):
+    """A gradient that is a view of the parameter's own memory, shifted: BLAS would read
+    elements it has already written, so the update must not take that route."""
+    _route(route, monkeypatch)
+    memory = np.arange(1.0, 9.0, dtype=np.float32)
+    p = Tensor(memory[2:], requires_grad=True)
+    p.grad = Tensor(memory[:6])
+    expected = memory[2:] - np.float32(0.5) * memory[:6]
+    SGD([p], lr=0.5).step()
+    np.testing.assert_array_equal(p.data, expected)
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_sgd_blas_route_is_taken_for_contiguous_float_parameters(order, monkeypatch):
     """Row-major, and column-major as nn.Linear stores its weight (and gets its gradient)."""
