@@ -6,9 +6,8 @@ starts one such process per framework, so no framework sees another's allocation
 Method. After importing the framework, building the parameters and the data set (the same
 for every framework) and running one training step, the process collects garbage and reads
 its resident set size (VmRSS in /proc/self/status) as the baseline, then resets the kernel's
-high-water mark
-(writing 5 to /proc/self/clear_refs) and trains one epoch of W1 (784-128-10, batch 128,
-SGD). The peak resident size during the epoch (VmHWM) minus the baseline is what training
+high-water mark (writing 5 to /proc/self/clear_refs) and trains one epoch of W1 (784-128-10,
+batch 128, SGD). The peak resident size during the epoch (VmHWM) minus the baseline is what training
 added: activations, gradients, graph nodes, allocator slack. Where the high-water mark
 cannot be reset, `ru_maxrss` (the peak since the process started) is used instead. A second
 epoch runs under tracemalloc, which counts every byte Python and numpy allocate (not the
@@ -17,7 +16,7 @@ granularity.
 
 The first step is left out of the epoch's figure and reported on its own (`first_step_mib`):
 what a framework loads on first use is paid once per process, not per epoch (scipy's BLAS,
-28 MiB, for tinygrad_edu's SGD update with the fast extra; PyTorch's kernels).
+22-28 MiB, for tinygrad_edu's SGD update with the fast extra; PyTorch's kernels).
 """
 
 from __future__ import annotations

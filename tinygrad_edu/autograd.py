@@ -258,12 +258,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     # only now: a walk that fails part way leaves every .grad as it was. The lock makes each
     # read-add-write of a .grad whole when threads backpropagate into shared leaves.
     with _grad_lock:
-        if targets is None and arrays:  # a training step: the arrays go straight to .grad
-            for x in leaves:
-                _store_array(x, grads.pop(x), stored)
-        else:
-            for x in leaves:
-                _deliver(x, grads.pop(x), targets, create_graph, stored)
+        for x in leaves:
+            _deliver(x, grads.pop(x), targets, create_graph, stored)
     function._generation[0] += 1
 
 

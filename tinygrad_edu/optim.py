@@ -333,10 +333,10 @@ def _subtract_scaled(w: np.ndarray, scale: float, g: np.ndarray) -> None:
     numpy computes `scale * g` into a new array and then subtracts it: two passes over memory
     and a third array. BLAS's axpy (y += a x) does it in one pass, with no temporary; scipy
     exposes it, so with scipy installed (the `fast` extra) a float32 or float64 update of
-    contiguous arrays takes that route: 8 us of the W1 benchmark's 300 us step (docs/benchmarks.md).
-    The numbers agree with numpy's to the last bit, or differ there (axpy may fuse the
-    multiply and the add into one rounding). The first such update imports scipy.linalg:
-    0.1 s and 28 MiB of resident memory, once per process.
+    contiguous arrays takes that route: 6-8 us of the W1 benchmark's 300 us step
+    (docs/benchmarks.md). The numbers agree with numpy's to the last bit, or differ there
+    (axpy may fuse the multiply and the add into one rounding). The first such update
+    imports scipy.linalg: 0.1 s and 22-28 MiB of resident memory, once per process.
     """
     axpy = _blas_axpy().get(w.dtype) if g.dtype == w.dtype else None
     if (axpy is not None and w.flags.forc and w.strides == g.strides and w.size
