@@ -1,4 +1,4 @@
-"""tinygrad_edu.reductions: the faster routes give numpy's sums and maxima.
+"""tinygrad_edu.reductions: the faster routes give numpy's sums and maxima (and ReLU's).
 
 Each function is compared with the numpy reduce it replaces, on shapes on both sides of
 every switch (rows at, below and above SHORT_ROW; fewer and more rows than SHORT_ROW),
@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu import Tensor
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.reductions import SHORT_ROW, _ones, max_along, sum_along, sum_rows
+from tinygrad_edu.reductions import SHORT_ROW, _filled, max_along, relu, sum_along, sum_rows
 
 SIZES = st.sampled_from([0, 1, 2, 7, SHORT_ROW - 1, SHORT_ROW, SHORT_ROW + 1, 130])
 FLOATS = st.sampled_from([np.float32, np.float64])
@@ -63,10 +63,30 @@ def test_other_dtypes_and_dims_take_numpys_own_reduce(a):
     np.testing.assert_array_equal(sum_along(a, (0,)), np.add.reduce(a, axis=(0,)))
 
 
-def test_the_shared_vector_of_ones_cannot_be_changed():
+@given(a=hnp.arrays(st.sampled_from([np.float16, np.float32, np.float64, np.int8, np.int64,
+                                      np.bool_]), hnp.array_shapes(min_dims=0, max_dims=3)))
+def test_relu_is_maximum_with_zero_bit_for_bit(a):
+    # the same values, dtype and signs of zero as numpy's maximum with the scalar 0; NaN stays
+    got, want = relu(a), np.maximum(a, 0)
+    assert np.shape(got) == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    if a.dtype.kind == "f":
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_relu_of_a_view_leaves_its_base_alone():
+    base = np.arange(-6.0, 6.0, dtype=np.float32).reshape(3, 4)
+    before = base.copy()
+    np.testing.assert_array_equal(relu(base.T), np.maximum(base.T, 0))
+    np.testing.assert_array_equal(base, before)
+
+
+@pytest.mark.parametrize("shape, value", [((3,), 1), ((2, 3), 0)])
+def test_the_shared_constant_arrays_cannot_be_changed(shape, value):
     sum_rows(np.ones((3, 2), np.float32))
+    relu(np.ones((2, 3), np.float32))
     with pytest.raises(ValueError):
-        _ones(3, np.dtype(np.float32))[0] = 2.0
+        _filled(shape, np.dtype(np.float32), value)[0] = 2.0
 
 
 def test_large_logits_stay_finite_on_the_transposed_route():
