@@ -164,6 +164,7 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
     owned: set[Tensor] = set()  # gradients this walk allocated itself: safe to add into in place
     leaves: list[Tensor] = []  # leaves reached, in order: their gradients are handed over last
     pending: list[tuple[int, Tensor]] = []  # (-_seq, tensor): heapq pops the latest made first
+    stored: set[int] = set()  # the caller's arrays (and those put on leaves): stored as copies
     arrays = not create_graph  # nothing records the rules: gradients travel as arrays
     for root, seed in zip(roots, seeds):  # noqa: B905 - one seed per root, made by the callers
         if root not in grads:
@@ -172,8 +173,8 @@ def _run_backward(roots, seeds, retain_graph: bool, create_graph: bool, targets=
             else:
                 pending.append((-root._seq, root))
         _accumulate(grads, owned, root, seed.data if arrays else seed)
+        stored.add(id(seed.data))
     heapq.heapify(pending)
-    stored = {id(seed.data) for seed in seeds}  # the caller's arrays: stored as copies
     kind = np.ndarray if arrays else Tensor  # what a gradient is in this walk
     leads = None if targets is None else _leading_to(_topological_order(roots), targets)
     anomaly = state.anomaly
