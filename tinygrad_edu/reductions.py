@@ -75,7 +75,11 @@ def relu(array: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _filled(shape: tuple, dtype: np.dtype, value) -> np.ndarray:
-    """A read-only array of `value`s: shared by every call, so nobody may change it."""
-    array = np.full(shape, value, dtype)
+    """A read-only array of `value`s: shared by every call, so nobody may change it. Zeros
+    come from np.zeros: a large one is pages the system maps to its shared page of zeros,
+    which take no memory until written (and this one never is)."""
+    array = np.zeros(shape, dtype)
+    if value:
+        array += value
     array.flags.writeable = False
     return array
