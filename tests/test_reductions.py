@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu import Tensor
 from tinygrad_edu.nn import functional as F
-from tinygrad_edu.reductions import SHORT_ROW, _filled, max_along, relu, sum_along, sum_rows
+from tinygrad_edu.reductions import SHORT_ROW, _filled, relu, shifted_along, sum_along, sum_rows
 
 SIZES = st.sampled_from([0, 1, 2, 7, SHORT_ROW - 1, SHORT_ROW, SHORT_ROW + 1, 130])
 FLOATS = st.sampled_from([np.float32, np.float64])
@@ -43,17 +43,25 @@ def test_sum_along_matches_add_reduce(data, dtype, axis, keepdims):
     assert np.all(np.abs(got.astype(np.float64) - want).reshape(tolerance.shape) <= tolerance)
 
 
-@given(data=st.data(), dtype=FLOATS)
-def test_max_along_matches_maximum_reduce_exactly(data, dtype):
+@given(data=st.data(), dtype=FLOATS, dim=st.sampled_from([0, 1]))
+def test_shifted_along_matches_numpy_exactly(data, dtype, dim):
     a = data.draw(matrices(dtype, st.floats(allow_nan=True, allow_infinity=True,
                                             width=np.dtype(dtype).itemsize * 8)))
-    if a.shape[1] == 0:  # the maximum of no elements: numpy's error, either way
+    if a.shape[dim] == 0:  # the maximum of no elements: numpy's error, either way
         with pytest.raises(ValueError):
-            max_along(a, 1)
+            shifted_along(a, dim)
         return
-    got, want = max_along(a, 1), np.maximum.reduce(a, axis=1, keepdims=True)
+    before = a.copy()
+    column_major = np.asfortranarray(a)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, on both routes
+        got = shifted_along(a, dim)
+        want = a - np.maximum.reduce(a, axis=dim, keepdims=True)
+        got_from_column_major = shifted_along(column_major, dim)  # (its transpose: no copy)
     assert got.shape == want.shape and got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)  # NaNs in the same places, the same maxima
+    np.testing.assert_array_equal(got, want)  # NaNs in the same places, the same differences
+    np.testing.assert_array_equal(got_from_column_major, want)
+    np.testing.assert_array_equal(a, before)  # the inputs are left alone
+    np.testing.assert_array_equal(column_major, before)
 
 
 @given(a=hnp.arrays(st.sampled_from([np.float16, np.int32, np.bool_]),
@@ -90,7 +98,7 @@ def test_the_shared_constant_arrays_cannot_be_changed(shape, value):
 
 
 def test_large_logits_stay_finite_on_the_transposed_route():
-    # 128 rows of 10 scores take max_along's transposed copy: the shift must still be the max
+    # 128 rows of 10 scores take shifted_along's transposed copy: the shift is still the max
     logits = np.full((128, 10), 1e4, np.float32)
     logits[:, 3] += 50
     x = Tensor(logits, requires_grad=True)

@@ -53,14 +53,18 @@ def sum_along(array: np.ndarray, dims: tuple, keepdims: bool = False) -> np.ndar
     return np.add.reduce(array, axis=dims, keepdims=keepdims)
 
 
-def max_along(array: np.ndarray, dim: int) -> np.ndarray:
-    """`np.maximum.reduce(array, axis=dim, keepdims=True)`, faster along many short rows:
-    the maximum of a transposed copy's columns compares a whole column of rows at once (1.7
-    against 5.9 us for 128 x 10 scores; 4.4 against 42 us for 1024 x 10). The same values."""
+def shifted_along(array: np.ndarray, dim: int) -> np.ndarray:
+    """`array - np.maximum.reduce(array, axis=dim, keepdims=True)`: the shift that keeps
+    softmax's exp from overflowing. The same values, faster along many short rows: there the
+    maximum and the subtraction run on a transposed copy, a whole column of rows at a time
+    (numpy takes short rows one at a time): 2.5 against 6.7 us for 128 x 10 scores, 5.8
+    against 43 us for 1024 x 10. The result is that copy seen transposed, in column-major
+    order, so the ops after it (exp, the division by the row sums) run along columns too."""
     if (array.ndim == 2 and dim == 1 and 0 < array.shape[1] <= SHORT_ROW
             and array.shape[0] >= SHORT_ROW):
-        return np.maximum.reduce(np.ascontiguousarray(array.T), axis=0)[:, None]
-    return np.maximum.reduce(array, axis=dim, keepdims=True)
+        columns = np.ascontiguousarray(array.T)  # (a view, no copy, if array is column-major)
+        return (columns - np.maximum.reduce(columns, axis=0)).T
+    return array - np.maximum.reduce(array, axis=dim, keepdims=True)
 
 
 def relu(array: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import class_index_error
 from ..function import Function
-from ..reductions import max_along, sum_along
+from ..reductions import shifted_along, sum_along
 from .elementwise import _const
 from .movement import ScatterAdd
 from .reduce import Softmax, _floating, _softmax_vjp
@@ -88,7 +88,7 @@ class CrossEntropy(_ClassIndexLoss):
         self.class_dim = c = 1 if x.ndim > 1 else 0
         x = _floating(x)
         if x.shape[c]:
-            shifted = x - max_along(x, c)             # stable for large logits
+            shifted = shifted_along(x, c)             # x - max(x): stable for large logits
             e = np.exp(shifted)
             total = sum_along(e, (c,), keepdims=True)
             self.probs = e / total                   # softmax(x), reused by backward

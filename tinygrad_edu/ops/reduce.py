@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..function import Function
-from ..reductions import max_along, sum_along
+from ..reductions import shifted_along, sum_along
 from ..shapes import normalize_dim, normalize_dims, reduced_shape, spread_to
 from ..tensor import Tensor
 from .elementwise import _const
@@ -105,7 +105,7 @@ class Softmax(Function):
         x = _floating(x)
         if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
             return np.empty_like(x)
-        e = np.exp(x - max_along(x, self.dim))      # shifted: exp never overflows
+        e = np.exp(shifted_along(x, self.dim))      # x - max(x): exp never overflows
         return e / sum_along(e, (self.dim,), keepdims=True)
 
     rule_on_arrays = True
@@ -130,7 +130,7 @@ class LogSoftmax(Function):
         x = _floating(x)
         if not x.shape[self.dim]:                    # no classes: empty, as in PyTorch
             return np.empty_like(x)
-        shifted = x - max_along(x, self.dim)        # stable for large logits
+        shifted = shifted_along(x, self.dim)        # x - max(x): stable for large logits
         return shifted - np.log(sum_along(np.exp(shifted), (self.dim,), keepdims=True))
 
     rule_on_arrays = True
