@@ -2,11 +2,12 @@
 
 numpy reduces a matrix's short rows one row at a time, and sums down its columns with an
 element-wise loop. The same numbers come faster from BLAS (a product with a vector of
-ones) or, for a row maximum, from whole columns of a transposed copy. Each function here
-is `np.add.reduce` / `np.maximum.reduce` with one of those routes where it is faster, and
-numpy's own call everywhere else. They serve the ops that every training step runs: a
-bias's gradient, and softmax, log_softmax and cross-entropy over a batch of class scores.
-`relu` is `np.maximum(array, 0)` the same way: against an array of zeros, not a scalar.
+ones) or, for the shift by a row maximum, from whole columns of a transposed copy. Each
+function here is numpy's own call (`np.add.reduce`, `x - np.maximum.reduce(x)`,
+`np.maximum(x, 0)`) with one of those routes where it is faster, and that call everywhere
+else. They serve the ops that every training step runs: a bias's gradient, softmax,
+log_softmax and cross-entropy over a batch of class scores, and ReLU (against an array of
+zeros, not a scalar).
 """
 
 from __future__ import annotations
