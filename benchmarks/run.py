@@ -175,10 +175,11 @@ def run_memory(samples: int, frameworks, threads: int) -> dict:
 # ---- machine facts ---------------------------------------------------------------------
 
 def _update_route() -> str:
-    """How optim.SGD computes w -= lr * g here: BLAS's axpy (scipy installed) or numpy."""
-    from tinygrad_edu import optim
+    """How optim.SGD (and sub_ with alpha) computes w -= lr * g here: BLAS's axpy (scipy
+    installed) or numpy."""
+    from tinygrad_edu import inplace
 
-    if optim._blas_axpy():
+    if inplace._blas_axpy():
         import scipy
 
         return f"BLAS axpy (scipy {scipy.__version__})"
@@ -238,7 +239,7 @@ def format_report(report: dict) -> str:
     lines.append("")
     if report["timed"]:
         lines.append("| workload | framework | time/step (median) | ratio to numpy (median) "
-                     "| ratio IQR | ratio to numpy's other layout | target |")
+                     "| ratio IQR | ratio to the other numpy baselines | target |")
         lines.append("|---|---|---|---|---|---|---|")
         for name, entry in report["timed"].items():
             targets = {"tinygrad_edu": entry["target"], **entry.get("variant_targets", {})}

@@ -7,8 +7,10 @@ copies of the same numbers (`numpy_baselines.init_params`) and sees the same dat
 Frameworks: "numpy" (hand-written backprop, the baseline of every ratio), "tinygrad_edu",
 and "torch" (PyTorch eager on the CPU, when installed). The MLP workloads also time the ways
 users write a tinygrad_edu step ("tinygrad_edu[linear]": nn.Linear layers; "[inplace]":
-`p -= lr * p.grad` under no_grad; "[composed]": the loss written from log_softmax), each with
-its own target, and a second numpy baseline in the other layout ("numpy-columns").
+`p -= lr * p.grad` under no_grad; "[inplace-alpha]": `p.sub_(p.grad, alpha=lr)`;
+"[composed]": the loss written from log_softmax), each with its own target (or none: reported
+only), a second numpy baseline in the other layout ("numpy-columns") and, beside
+"[inplace]", numpy with the update written as the same expression ("numpy[inplace]").
 """
 
 from __future__ import annotations
@@ -61,15 +63,20 @@ def _data(rng, n_samples: int, layout: str, sizes=(MNIST_FEATURES, MNIST_CLASSES
 # is plain SGD (w := w - lr dw). `make(params, layout, lr)` returns `(train_step, convert)`:
 # `train_step(x, labels)` runs one step on inputs already converted by `convert(x, labels)`.
 
-def _numpy_trainer(params, layout, lr, columns_model=nb.MLPColumns):
+def _numpy_trainer(params, layout, lr, columns_model=nb.MLPColumns, update=nb.SGD):
     model = nb.MLPRows(params) if layout == "rows" else columns_model(params)
-    update = nb.SGD(params, lr)
+    update = update(params, lr)
     return (lambda x, labels: model.step(x, labels, update)), (lambda x, labels: (x, labels))
 
 
 def _numpy_outer_trainer(params, layout, lr):
     """The baseline with dW = dZ a^T of one sample as a broadcasting product (W3 only)."""
     return _numpy_trainer(params, layout, lr, columns_model=nb.MLPColumnsOuter)
+
+
+def _numpy_as_written_trainer(params, layout, lr):
+    """The baseline with the update written `w -= lr * dw` (beside tinygrad_edu[inplace])."""
+    return _numpy_trainer(params, layout, lr, update=nb.SGDAsWritten)
 
 
 def mlp_logits(ps, x, layout="rows"):
@@ -145,6 +152,26 @@ def _tinygrad_inplace_trainer(params, layout, lr):
     return train_step, (lambda x, labels: (Tensor(x), labels))
 
 
+def _tinygrad_alpha_trainer(params, layout, lr):
+    """Plain tensors `x @ W + b`, updated in one pass: `p.sub_(p.grad, alpha=lr)`."""
+    from tinygrad_edu import Tensor, no_grad
+    from tinygrad_edu.nn import functional as F
+
+    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
+
+    def train_step(x, labels):
+        loss = F.cross_entropy(mlp_logits(ps, x), labels)
+        for p in ps:
+            p.grad = None
+        loss.backward()
+        with no_grad():
+            for p in ps:
+                p.sub_(p.grad, alpha=lr)
+        return loss
+
+    return train_step, (lambda x, labels: (Tensor(x), labels))
+
+
 def _tinygrad_composed_trainer(params, layout, lr):
     """The loss written out from ops: -(Y * log_softmax(logits)).sum(dim=1).mean()."""
     from tinygrad_edu import Tensor
@@ -168,6 +195,7 @@ def _tinygrad_composed_trainer(params, layout, lr):
 
 VARIANTS = {"tinygrad_edu[linear]": _tinygrad_linear_trainer,
             "tinygrad_edu[inplace]": _tinygrad_inplace_trainer,
+            "tinygrad_edu[inplace-alpha]": _tinygrad_alpha_trainer,
             "tinygrad_edu[composed]": _tinygrad_composed_trainer}
 
 
@@ -181,6 +209,7 @@ def _torch_trainer(params, layout, lr):
 
 
 TRAINERS = {"numpy": _numpy_trainer, "tinygrad_edu": _tinygrad_trainer, "torch": _torch_trainer}
+NUMPY_BASELINES = {"numpy[inplace]": _numpy_as_written_trainer}
 
 
 def _mlp_workload(name, description, sizes, batch, layout, lr, target, seed=0,
@@ -188,7 +217,7 @@ def _mlp_workload(name, description, sizes, batch, layout, lr, target, seed=0,
     """Repeated training steps on one fixed batch; in the rows layout, also the user-path
     variants (`variant_targets`) and numpy in the columns layout."""
     def factory(framework, layout=layout):
-        trainer = TRAINERS.get(framework) or VARIANTS[framework]
+        trainer = TRAINERS.get(framework) or VARIANTS.get(framework) or NUMPY_BASELINES[framework]
 
         def build():
             rng = np.random.default_rng(seed)
@@ -205,6 +234,9 @@ def _mlp_workload(name, description, sizes, batch, layout, lr, target, seed=0,
     if layout == "rows":
         factories["numpy-columns"] = factory("numpy", "columns")
         extra = ("numpy-columns",)
+    if "tinygrad_edu[inplace]" in variant_targets:
+        factories["numpy[inplace]"] = factory("numpy[inplace]")
+        extra += ("numpy[inplace]",)
     return Workload(name, description, factories, target, variant_targets=variant_targets,
                     extra_baselines=extra,
                     info={"sizes": list(sizes), "batch": batch, "layout": layout})
@@ -405,6 +437,7 @@ def timed_workloads(mode: str = "full") -> list[Workload]:
                       (784, 128, 10), 128, "rows", 0.01, 1.10,
                       variant_targets={"tinygrad_edu[linear]": 1.10,
                                        "tinygrad_edu[inplace]": 1.10,
+                                       "tinygrad_edu[inplace-alpha]": None,
                                        "tinygrad_edu[composed]": 1.20}),
         _mlp_workload("W2", f"784-10-10 (doc 000), full batch m={s['w2_m']}, one GD step "
                       "(columns, W X)", (784, 10, 10), s["w2_m"], "columns", 0.1, 1.05),

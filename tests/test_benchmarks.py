@@ -36,7 +36,8 @@ def test_smoke_report_has_every_workload_with_ratios_to_numpy(smoke_run):
     _, report = smoke_run
     assert report["mode"] == "smoke"
     assert list(report["timed"]) == WORKLOADS
-    extras = {"W1": {"numpy-columns", "tinygrad_edu[linear]", "tinygrad_edu[inplace]",
+    extras = {"W1": {"numpy-columns", "numpy[inplace]", "tinygrad_edu[linear]",
+                     "tinygrad_edu[inplace]", "tinygrad_edu[inplace-alpha]",
                      "tinygrad_edu[composed]"},
               "W3": {"numpy-outer"},
               "MICRO": {"numpy-columns", "tinygrad_edu[linear]", "tinygrad_edu[composed]"}}
@@ -124,11 +125,29 @@ def test_speed_user_paths_compute_the_same_step(smoke_run):
         np.testing.assert_allclose(values, losses["tinygrad_edu"], rtol=1e-5, err_msg=name)
 
 
+def test_numpy_baseline_with_the_update_as_written_is_the_same_step():
+    """numpy[inplace] (`w -= lr * dw`) trains as the numpy baseline (`dw *= lr; w -= dw`)."""
+    rng = np.random.default_rng(0)
+    params = nb.init_params((6, 5, 3), rng, "rows")
+    x, labels = rng.standard_normal((4, 6)).astype(np.float32), np.array([0, 2, 1, 2])
+    trained = {}
+    for update in (nb.SGD, nb.SGDAsWritten):
+        ps = [p.copy() for p in params]
+        model, step = nb.MLPRows(ps), update(ps, 0.1)
+        losses = [model.step(x, labels, step) for _ in range(3)]
+        trained[update] = losses, ps
+    (losses, ps), (losses_written, ps_written) = trained.values()
+    np.testing.assert_allclose(losses_written, losses, rtol=1e-6)
+    for p, q in zip(ps_written, ps, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(ps[0], params[0])      # the steps did move the weights
+
+
 def test_speed_report_names_the_blas_kernel_and_both_numpy_layouts(smoke_run):
     stdout, report = smoke_run
     assert stdout.splitlines()[1].startswith("BLAS: ")
     ratios = report["timed"]["W1"]["frameworks"]["tinygrad_edu"]["median_ratio_to"]
-    assert set(ratios) == {"numpy", "numpy-columns"}
+    assert set(ratios) == {"numpy", "numpy-columns", "numpy[inplace]"}
     targets = report["timed"]["W1"]["variant_targets"]
     assert targets == {"tinygrad_edu[linear]": 1.10, "tinygrad_edu[inplace]": 1.10,
-                       "tinygrad_edu[composed]": 1.20}
+                       "tinygrad_edu[inplace-alpha]": None, "tinygrad_edu[composed]": 1.20}

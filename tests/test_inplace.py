@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from tinygrad_edu import DtypeError, GraphError, ShapeError, Tensor, grad, minimum, nn, no_grad
 from tinygrad_edu import function as function_module
+from tinygrad_edu import inplace as inplace_module
 from tinygrad_edu.testing import check_grad
 
 STALE = "modified by an in-place operation"
@@ -157,6 +159,101 @@ def test_trust_01_in_place_errors_change_nothing():
     y.sum().backward()                           # the graph is as it was
     np.testing.assert_array_equal(a.grad.data, [1.0, 1.0])
     np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+# ---- add_ and sub_ with alpha: PyTorch's scaled update, in one pass ------------------------
+
+def _alpha_route(route, monkeypatch):
+    if route == "blas":
+        pytest.importorskip("scipy", reason="the BLAS route needs scipy (the fast extra)")
+    else:
+        monkeypatch.setattr(inplace_module, "_blas_axpy", dict)  # no BLAS: numpy's two steps
+
+
+@pytest.mark.parametrize("route", ["blas", "numpy"])
+@pytest.mark.parametrize("method, sign", [("add_", 1), ("sub_", -1)])
+def test_alpha_update_under_no_grad_is_numpys_in_the_same_memory(route, method, sign,
+                                                                  monkeypatch):
+    _alpha_route(route, monkeypatch)
+
+    @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+           alpha=st.floats(-4, 4) | st.integers(-3, 3))
+    def check(data, dtype, alpha):
+        shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+        fits = hnp.broadcastable_shapes(shape, min_side=0, max_dims=len(shape)).filter(
+            lambda s: np.broadcast_shapes(shape, s) == shape)    # broadcasts to w's shape
+        other_shape = data.draw(fits, label="other's shape")
+        values = st.floats(-10, 10, width=32)
+        w = data.draw(hnp.arrays(dtype, shape, elements=values))
+        g = data.draw(hnp.arrays(dtype, other_shape, elements=values))
+        if w.ndim > 1 and data.draw(st.booleans(), label="column-major"):
+            w, g = np.asfortranarray(w), np.asfortranarray(g)
+        t = Tensor(w.copy(order="K"), requires_grad=True)
+        array, version = t.data, function_module.version(t.data)
+        with no_grad():
+            assert getattr(t, method)(Tensor(g), alpha=alpha) is t
+        expected = w + sign * dtype(alpha) * g.astype(np.float64)
+        scale = np.abs(w).max(initial=0) + abs(alpha) * np.abs(g).max(initial=0)
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(t.data, expected, rtol=4 * eps, atol=4 * eps * scale)
+        assert t.data is array and t.dtype == dtype              # its own memory, updated
+        assert function_module.version(array) == version + 1     # seen as a write
+
+    check()
+
+
+def test_alpha_update_inside_the_graph_is_recorded_with_its_derivatives():
+    def f(a, b):
+        y = a * 1.0
+        y.add_(b, alpha=2.5)     # a + 2.5 b
+        y.sub_(a * b, alpha=-0.5)  # ... + 0.5 a b
+        return y
+
+    check_grad(f, np.array([0.3, -0.7, 1.1]), np.array([1.5, 0.2, -0.4]), order=2)
+
+
+def test_alpha_update_of_integers_takes_a_whole_alpha():
+    t = Tensor(np.array([1, 2], dtype=np.int64))
+    t.add_(Tensor(np.array([3, 4])), alpha=2)
+    t.sub_(Tensor(np.array([1, 1])), alpha=np.int64(3))
+    assert t.dtype == np.int64
+    np.testing.assert_array_equal(t.data, [4, 7])
+    with pytest.raises(DtypeError, match=r"add_: alpha=0.5 is a float.*integers.*int64"):
+        t.add_(Tensor(np.array([1, 1])), alpha=0.5)
+    np.testing.assert_array_equal(t.data, [4, 7])    # unchanged
+
+
+@pytest.mark.parametrize("bad", ["2", Tensor([2.0]), None, 1j])
+def test_alpha_must_be_a_number(bad):
+    t = Tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"sub_: alpha must be a Python or numpy number"):
+        t.sub_(Tensor([1.0, 1.0]), alpha=bad)
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("route", ["blas", "numpy"])
+def test_alpha_update_errors_change_nothing(route, monkeypatch):
+    _alpha_route(route, monkeypatch)
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(GraphError, match=r"sub_: a leaf tensor that requires grad"):
+        w.sub_(Tensor([1.0, 1.0]), alpha=0.5)
+    with no_grad(), pytest.raises(ShapeError, match=r"sub_: an operand of shape \(3,\)"):
+        w.sub_(Tensor([1.0, 1.0, 1.0]), alpha=0.5)
+    frozen = np.array([1.0, 2.0], dtype=np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match=r"add_: this tensor's memory is read-only"):
+        Tensor(frozen).add_(Tensor([1.0, 1.0]), alpha=2.0)
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    np.testing.assert_array_equal(frozen, [1.0, 2.0])
+
+
+def test_alpha_update_after_the_forward_pass_makes_backward_refuse():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (w ** 3).sum()
+    with no_grad():
+        w.sub_(Tensor([1.0, 1.0]), alpha=0.1)
+    with pytest.raises(GraphError, match=STALE):
+        loss.backward()
 
 
 # ---- item 2: the version check -------------------------------------------------------------

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Tensor, function, optim
+from tinygrad_edu import Tensor, function, inplace
 from tinygrad_edu.errors import DtypeError, GraphError, ShapeError
 from tinygrad_edu.nn import Linear, Sequential
 from tinygrad_edu.optim import SGD, Adam, CosineLR, StepLR
@@ -101,7 +101,7 @@ def _route(name, monkeypatch):
     if name == "blas":
         pytest.importorskip("scipy", reason="the BLAS route needs scipy (the fast extra)")
     else:
-        monkeypatch.setattr(optim, "_blas_axpy", ROUTES[name])
+        monkeypatch.setattr(inplace, "_blas_axpy", ROUTES[name])
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -151,8 +151,8 @@ def test_sgd_blas_route_is_taken_for_contiguous_float_parameters(order, monkeypa
     """Row-major, and column-major as nn.Linear stores its weight (and gets its gradient)."""
     pytest.importorskip("scipy", reason="the BLAS route needs scipy (the fast extra)")
     calls = []
-    real = optim._blas_axpy()[np.dtype(np.float32)]
-    monkeypatch.setattr(optim, "_blas_axpy", lambda: {np.dtype(np.float32): lambda *a, **k:
+    real = inplace._blas_axpy()[np.dtype(np.float32)]
+    monkeypatch.setattr(inplace, "_blas_axpy", lambda: {np.dtype(np.float32): lambda *a, **k:
                                                       calls.append(1) or real(*a, **k)})
     w = np.arange(12, dtype=np.float32).reshape(3, 4)
     p = Tensor(np.array(w, order=order), requires_grad=True)

@@ -26,7 +26,6 @@ where it stopped (`tinygrad_edu.save(model, path, optimizer=optimizer)` keeps bo
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable, Mapping
 
@@ -34,6 +33,7 @@ import numpy as np
 
 from . import function
 from .errors import DtypeError, ShapeError
+from .inplace import add_scaled
 from .tensor import Tensor
 
 
@@ -327,39 +327,6 @@ class Optimizer:
                           f".grad to a Tensor of dtype {p.data.dtype}")
 
 
-def _subtract_scaled(w: np.ndarray, scale: float, g: np.ndarray) -> None:
-    """w -= scale * g, in place.
-
-    numpy computes `scale * g` into a new array and then subtracts it: two passes over memory
-    and a third array. BLAS's axpy (y += a x) does it in one pass, with no temporary; scipy
-    exposes it, so with scipy installed (the `fast` extra) a float32 or float64 update of
-    contiguous arrays takes that route: 6-8 us of the W1 benchmark's 300 us step
-    (docs/benchmarks.md). The numbers agree with numpy's to the last bit, or differ there
-    (axpy may fuse the multiply and the add into one rounding). The first such update
-    imports scipy.linalg: 0.1 s and 22-28 MiB of resident memory, once per process.
-    """
-    axpy = _blas_axpy().get(w.dtype) if g.dtype == w.dtype else None
-    if (axpy is not None and w.flags.forc and w.strides == g.strides and w.size
-            and (w.base is None and g.base is None or not np.may_share_memory(w, g))):
-        # both contiguous in the same order (nn.Linear's weight and its gradient are column-
-        # major): flat views in memory order line the elements up, and axpy writes into w.
-        # Not when g overlaps w (views of one array): axpy would read what it has written
-        axpy(g.ravel(order="K"), w.ravel(order="K"), a=-scale)
-    else:
-        w -= scale * g
-
-
-@functools.cache
-def _blas_axpy() -> dict:
-    """scipy's axpy for each float dtype, or {} without scipy; imported on the first update,
-    not with the package (scipy.linalg takes a tenth of a second to import)."""
-    try:
-        from scipy.linalg import blas
-    except ImportError:
-        return {}
-    return {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum, Nesterov momentum, weight decay.
 
@@ -415,7 +382,7 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += (1.0 - self.dampening) * g if self.dampening else g
                 g = g + mu * buf if self.nesterov else buf
-            _subtract_scaled(w, lr, g)                  # w -= lr * g
+            add_scaled(w, -lr, g)                       # w -= lr * g, in one pass
             function.mark_written(w)                   # graphs recorded before see the change
 
 

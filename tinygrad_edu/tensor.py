@@ -337,12 +337,21 @@ class Tensor:
     # ---- in-place updates (PyTorch's rules, in inplace.py) ------------------------------
     # `p -= lr * p.grad` changes p itself: written into its memory outside the graph,
     # recorded as the op inside it.
-    def add_(self, other) -> Tensor:
-        """self += other, in place; returns self."""
-        return inplace.update(self, "add_", ops.Add.apply, np.add, other)
+    def add_(self, other, *, alpha=1) -> Tensor:
+        """self += alpha * other, in place; returns self.
 
-    def sub_(self, other) -> Tensor:
-        """self -= other, in place; returns self.
+        Under no_grad, `alpha` scales in the same pass as the update (one BLAS axpy where
+        scipy is installed), with no temporary array: `w.add_(w.grad, alpha=-lr)` is
+        PyTorch's one-pass SGD step.
+        """
+        return inplace.update(self, "add_", ops.Add.apply, np.add, other, alpha=alpha)
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        """self -= alpha * other, in place; returns self.
+
+        `w -= lr * w.grad` computes `lr * w.grad` into a new array first; under no_grad,
+        `w.sub_(w.grad, alpha=lr)` gives the same update in one pass with no temporary
+        (see `add_`).
 
         Examples
         --------
@@ -353,8 +362,11 @@ class Tensor:
         ...     w -= 0.1 * w.grad
         >>> w
         Tensor([0.8, 1.6], dtype=float32, requires_grad=True)
+        >>> with no_grad():
+        ...     w.sub_(w.grad, alpha=0.5)
+        Tensor([-0.2, -0.4], dtype=float32, requires_grad=True)
         """
-        return inplace.update(self, "sub_", ops.Sub.apply, np.subtract, other)
+        return inplace.update(self, "sub_", ops.Sub.apply, np.subtract, other, alpha=alpha)
 
     def mul_(self, other) -> Tensor:
         """self *= other, in place; returns self."""
