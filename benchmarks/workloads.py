@@ -132,8 +132,9 @@ def _tinygrad_linear_trainer(params, layout, lr):
     return train_step, (lambda x, labels: (Tensor(x), labels))
 
 
-def _tinygrad_inplace_trainer(params, layout, lr):
-    """Plain tensors `x @ W + b`, updated as in the tutorial: `p -= lr * p.grad` under no_grad."""
+def _tinygrad_inplace_trainer(params, layout, lr, one_pass=False):
+    """Plain tensors `x @ W + b`, updated as in the tutorial: `p -= lr * p.grad` under no_grad
+    (with `one_pass`, as PyTorch's optimisers write it: `p.sub_(p.grad, alpha=lr)`)."""
     from tinygrad_edu import Tensor, no_grad
     from tinygrad_edu.nn import functional as F
 
@@ -146,7 +147,10 @@ def _tinygrad_inplace_trainer(params, layout, lr):
         loss.backward()
         with no_grad():
             for p in ps:
-                p -= lr * p.grad
+                if one_pass:
+                    p.sub_(p.grad, alpha=lr)
+                else:
+                    p -= lr * p.grad
         return loss
 
     return train_step, (lambda x, labels: (Tensor(x), labels))
@@ -154,22 +158,7 @@ def _tinygrad_inplace_trainer(params, layout, lr):
 
 def _tinygrad_alpha_trainer(params, layout, lr):
     """Plain tensors `x @ W + b`, updated in one pass: `p.sub_(p.grad, alpha=lr)`."""
-    from tinygrad_edu import Tensor, no_grad
-    from tinygrad_edu.nn import functional as F
-
-    ps = [Tensor(p.copy(), requires_grad=True) for p in params]
-
-    def train_step(x, labels):
-        loss = F.cross_entropy(mlp_logits(ps, x), labels)
-        for p in ps:
-            p.grad = None
-        loss.backward()
-        with no_grad():
-            for p in ps:
-                p.sub_(p.grad, alpha=lr)
-        return loss
-
-    return train_step, (lambda x, labels: (Tensor(x), labels))
+    return _tinygrad_inplace_trainer(params, layout, lr, one_pass=True)
 
 
 def _tinygrad_composed_trainer(params, layout, lr):
