@@ -63,7 +63,11 @@ def update(t: Tensor, name: str, op, ufunc, other, casts: bool = False,
         if ufunc is None:
             np.copyto(t.data, other.data, casting="unsafe")
         elif scaled:
-            add_scaled(t.data, alpha if ufunc is np.add else -alpha, other.data)
+            scale = alpha if ufunc is np.add else -alpha
+            if other.shape == t.shape and t.data.flags.writeable:  # what add_scaled needs
+                add_scaled(t.data, scale, other.data)
+            else:  # a broadcast operand, or read-only memory (numpy's error, worded below)
+                np.add(t.data, scale * other.data, out=t.data)
         else:
             ufunc(t.data, other.data, out=t.data)
     except TypeError:  # numpy's casting error (UFuncTypeError is a TypeError)
@@ -79,7 +83,9 @@ def update(t: Tensor, name: str, op, ufunc, other, casts: bool = False,
 
 
 def add_scaled(w: np.ndarray, scale, g: np.ndarray) -> None:
-    """w += scale * g, in place (optimisers' updates, and add_ and sub_ with alpha).
+    """w += scale * g, in place (optimisers' updates, and add_ and sub_ with alpha), for a
+    writable w and a g of w's shape: the callers check both (BLAS would write into read-only
+    memory all the same).
 
     numpy computes `scale * g` into a new array and then adds it: two passes over memory
     and a third array. BLAS's axpy (y += a x) does it in one pass, with no temporary; scipy
@@ -91,13 +97,11 @@ def add_scaled(w: np.ndarray, scale, g: np.ndarray) -> None:
     per process.
     """
     axpy = _blas_axpy().get(w.dtype) if g.dtype == w.dtype else None
-    if (axpy is not None and w.flags.forc and w.flags.writeable and w.shape == g.shape
-            and w.strides == g.strides and w.size
+    if (axpy is not None and w.flags.forc and w.strides == g.strides and w.size
             and (w.base is None and g.base is None or not np.may_share_memory(w, g))):
         # both contiguous in the same order (nn.Linear's weight and its gradient are column-
         # major): flat views in memory order line the elements up, and axpy writes into w.
-        # Not when g overlaps w (views of one array): axpy would read what it has written;
-        # nor into read-only memory, which scipy would write into all the same
+        # Not when g overlaps w (views of one array): axpy would read what it has written
         axpy(g.ravel(order="K"), w.ravel(order="K"), a=scale)
     else:
         w += scale * g
