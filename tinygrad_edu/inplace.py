@@ -123,7 +123,7 @@ def _checked_alpha(name: str, alpha, t: Tensor, other: Tensor):
     PyTorch, whose integer add_ refuses a float alpha)."""
     if isinstance(alpha, np.generic):
         alpha = alpha.item()
-    if isinstance(alpha, _tensor.Tensor) or not isinstance(alpha, (int, float)):
+    if not isinstance(alpha, (int, float)):  # (a Tensor, a string, a complex number...)
         raise TypeError(f"{name}: alpha must be a Python or numpy number, got "
                         f"{type(alpha).__name__} ({alpha!r:.60})")
     if isinstance(alpha, float) and t.dtype.kind in "biu" and other.dtype.kind in "biu":
